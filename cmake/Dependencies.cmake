@@ -1,0 +1,14 @@
+# Every dependency comes from Debian 12 packages (scripts/install-deps.sh); nothing is downloaded.
+find_package(Threads REQUIRED)
+find_package(OpenSSL 3 REQUIRED)
+find_package(Protobuf REQUIRED)
+find_package(Boost 1.81 REQUIRED CONFIG COMPONENTS program_options log log_setup)
+
+# Asio, Beast and JSON are compiled once (lp_boost_impl) instead of in every translation unit.
+add_library(lp_boost INTERFACE)
+target_compile_definitions(lp_boost INTERFACE
+  BOOST_ASIO_SEPARATE_COMPILATION
+  BOOST_BEAST_SEPARATE_COMPILATION
+  BOOST_JSON_NO_LIB
+  BOOST_ASIO_NO_DEPRECATED)
+target_link_libraries(lp_boost INTERFACE Boost::headers OpenSSL::SSL OpenSSL::Crypto Threads::Threads)

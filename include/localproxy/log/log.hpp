@@ -1,0 +1,44 @@
+#pragma once
+// Logging facade. Kept free of Boost.Log headers so that including it costs nothing;
+// the records go to Boost.Log in src/log/log.cpp, after secrets are scrubbed.
+#include <sstream>
+#include <string>
+#include <string_view>
+
+namespace localproxy::log {
+
+enum class level : int { off = 0, fatal = 1, error = 2, warning = 3, info = 4, debug = 5, trace = 6 };
+
+// Installs the stderr sink. verbosity: 0 = nothing, 1 fatal ... 6 trace, anything above 6 = trace.
+void init(int verbosity);
+void set_verbosity(int verbosity);
+[[nodiscard]] bool enabled(level l) noexcept;
+[[nodiscard]] std::string_view level_name(level l) noexcept;
+
+// A secret (token, password) registered here is replaced by "****" in every record before it
+// is written, at every level: the one place that keeps secrets out of logs.
+void add_secret(std::string_view secret);
+void clear_secrets();
+[[nodiscard]] std::string redact(std::string text);
+
+// One log line; written when it goes out of scope.
+class record {
+ public:
+  explicit record(level l) : level_(l) {}
+  record(const record&) = delete;
+  record& operator=(const record&) = delete;
+  ~record();
+  std::ostream& stream() { return os_; }
+
+ private:
+  level level_;
+  std::ostringstream os_;
+};
+
+}  // namespace localproxy::log
+
+// LP_LOG(info) << "text"; the stream expression is not evaluated when the level is off.
+#define LP_LOG(lvl)                                                       \
+  if (!::localproxy::log::enabled(::localproxy::log::level::lvl)) {     \
+  } else                                                                  \
+    ::localproxy::log::record(::localproxy::log::level::lvl).stream()
