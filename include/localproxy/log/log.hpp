@@ -37,8 +37,9 @@ class record {
 
 }  // namespace localproxy::log
 
-// LP_LOG(info) << "text"; the stream expression is not evaluated when the level is off.
-#define LP_LOG(lvl)                                                       \
-  if (!::localproxy::log::enabled(::localproxy::log::level::lvl)) {     \
-  } else                                                                  \
-    ::localproxy::log::record(::localproxy::log::level::lvl).stream()
+// LP_LOG(info) << "text"; the stream expression is not evaluated when the level is off. (A for
+// statement rather than if/else, so that `if (x) LP_LOG(info) << ...;` has no dangling else.)
+#define LP_LOG(lvl)                                                                               \
+  for (bool lp_log_once = ::localproxy::log::enabled(::localproxy::log::level::lvl); lp_log_once; \
+       lp_log_once = false)                                                                       \
+  ::localproxy::log::record(::localproxy::log::level::lvl).stream()
