@@ -1,11 +1,45 @@
-// localproxy: parse -> configure logging -> run -> exit code.
+// localproxy: parse -> configure logging -> run -> exit code (README: Exit statuses).
+#include <exception>
 #include <iostream>
 
-#include "localproxy/version.hpp"
+#include "localproxy/config/command_line.hpp"
+#include "localproxy/log/log.hpp"
+#include "localproxy/tunnel/tunnel.hpp"
+
+namespace {
+
+using namespace localproxy;
+
+int run(int argc, char** argv) {
+  auto parsed = config::parse_command_line(argc, argv, config::process_environment());
+  switch (parsed.what) {
+    case config::parse_result::action::help:
+    case config::parse_result::action::version: std::cout << parsed.text << std::flush; return 0;
+    case config::parse_result::action::export_settings:
+      config::export_settings(config::settings{}, parsed.export_path);
+      std::cout << "Default settings written to " << parsed.export_path << "\n";
+      return 0;
+    case config::parse_result::action::run: break;
+  }
+  const auto& opts = parsed.opts;
+  log::add_secret(opts.access_token);
+  log::add_secret(opts.client_token);
+  if (opts.proxy) log::add_secret(opts.proxy->password);
+  log::init(opts.verbosity);
+  for (const auto& warning : parsed.warnings) LP_LOG(warning) << warning;
+  return tunnel::run_tunnel(opts);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  (void)argc;
-  (void)argv;
-  std::cout << "localproxy " << localproxy::version << "\n";
-  return 0;
+  try {
+    return run(argc, argv);
+  } catch (const localproxy::config::usage_error& e) {
+    std::cerr << "localproxy: " << e.what() << "\n(see localproxy --help)\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "localproxy: " << e.what() << "\n";
+    return 1;
+  }
 }

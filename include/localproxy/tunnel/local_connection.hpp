@@ -1,0 +1,103 @@
+#pragma once
+// One local TCP or Unix connection carried by the tunnel, with bounded buffers both ways:
+//  - local -> tunnel: the reader frames what it reads in place (two frame slots, so one read
+//    overlaps one WebSocket write); with both slots waiting for the writer, it stops reading.
+//  - tunnel -> local: payloads are queued and written in order; the session stops reading the
+//    WebSocket while the queue is over its limit, and resets a connection that stops moving.
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <boost/asio/generic/stream_protocol.hpp>
+
+#include "localproxy/protocol/frame_codec.hpp"
+#include "localproxy/tunnel/async_event.hpp"
+#include "localproxy/tunnel/stream_table.hpp"
+
+namespace localproxy::tunnel {
+
+class outbox;
+
+struct frame_slot {
+  std::vector<std::uint8_t> buffer;
+  std::span<const std::uint8_t> frame;
+  bool busy = false;  // handed to the outbox, not yet written
+};
+
+struct connection_limits {
+  protocol::frame_limits frames;
+  std::size_t queue_limit = 131072;  // tunnel -> local bytes before the session pauses
+};
+
+class local_connection : public std::enable_shared_from_this<local_connection> {
+ public:
+  using socket_type = boost::asio::generic::stream_protocol::socket;
+  using clock = std::chrono::steady_clock;
+
+  // `wire_service_id` / `wire_connection_id`: how DATA frames address it (per wire format).
+  local_connection(const boost::asio::any_io_executor& ex, connection_ref ref, std::string wire_service_id,
+                   std::uint32_t wire_connection_id, const connection_limits& limits, outbox& out);
+
+  // Starts both directions on a connected socket. on_local_end runs once the local side is
+  // done (EOF or error) and everything read before it was written to the tunnel.
+  void start(socket_type socket, std::function<void(local_connection&)> on_local_end);
+
+  // tunnel -> local
+  void deliver(std::span<const std::uint8_t> payload);
+  [[nodiscard]] std::size_t pending_bytes() const noexcept { return queue_.size() + writing_.size() - written_; }
+  [[nodiscard]] clock::time_point last_progress() const noexcept { return last_progress_; }
+  [[nodiscard]] async_event& progress() noexcept { return progress_; }
+
+  // The peer reset it: stop reading, write what was received, then close.
+  void close_after_flush();
+  // Close now, dropping what is queued.
+  void abort() noexcept;
+
+  // Called by the outbox once the frame of `slot` went out (or was dropped).
+  void frame_done(frame_slot& slot);
+  // Frames of a connection the peer reset or we aborted are dropped instead of sent.
+  [[nodiscard]] bool discards_outbound() const noexcept { return closed_ || tunnel_closed_; }
+
+  [[nodiscard]] const connection_ref& ref() const noexcept { return ref_; }
+  [[nodiscard]] bool closed() const noexcept { return closed_; }
+  [[nodiscard]] std::uint64_t bytes_from_local() const noexcept { return bytes_from_local_; }
+  [[nodiscard]] std::uint64_t bytes_to_local() const noexcept { return bytes_to_local_; }
+
+ private:
+  boost::asio::awaitable<void> read_loop(std::shared_ptr<local_connection> self);
+  boost::asio::awaitable<void> write_loop(std::shared_ptr<local_connection> self);
+  frame_slot* free_slot() noexcept;
+  [[nodiscard]] bool slots_idle() const noexcept;
+
+  socket_type socket_;
+  connection_ref ref_;
+  std::string wire_service_id_;
+  std::uint32_t wire_connection_id_;
+  connection_limits limits_;
+  outbox& outbox_;
+  std::function<void(local_connection&)> on_local_end_;
+
+  std::array<frame_slot, 2> slots_;
+  std::size_t read_size_ = 4096;  // grows while reads fill it, up to max_payload
+  async_event slot_freed_;
+
+  std::vector<std::uint8_t> queue_;    // received, not yet being written
+  std::vector<std::uint8_t> writing_;  // being written
+  std::size_t written_ = 0;
+  async_event queue_changed_;
+  async_event progress_;
+  clock::time_point last_progress_ = clock::now();
+
+  bool started_ = false;
+  bool tunnel_closed_ = false;
+  bool closed_ = false;
+  std::uint64_t bytes_from_local_ = 0;
+  std::uint64_t bytes_to_local_ = 0;
+};
+
+}  // namespace localproxy::tunnel

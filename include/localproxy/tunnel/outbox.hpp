@@ -1,0 +1,54 @@
+#pragma once
+// What the WebSocket writer sends next: control frames first (so a start always precedes its
+// data), then data frames in arrival order. Each connection has at most two frames waiting, so
+// first-come order is also fair: a bulk transfer cannot starve an interactive session.
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include <boost/asio/buffer.hpp>
+
+#include "localproxy/protocol/frame_codec.hpp"
+#include "localproxy/tunnel/async_event.hpp"
+
+namespace localproxy::tunnel {
+
+class local_connection;
+struct frame_slot;
+
+class outbox {
+ public:
+  outbox(const boost::asio::any_io_executor& ex, std::size_t max_message, protocol::frame_limits limits)
+      : ready_(ex), max_message_(max_message), limits_(limits) {}
+
+  void push_control(const protocol::message_fields& message);
+  void push_frame(std::shared_ptr<local_connection> connection, frame_slot& slot);
+
+  [[nodiscard]] bool empty() const noexcept { return control_.empty() && frames_.empty(); }
+  [[nodiscard]] async_event& ready() noexcept { return ready_; }
+
+  // Fills `buffers` with one WebSocket message (at most max_message bytes); call sent() after
+  // it was written. Returns the message size.
+  std::size_t take(std::vector<boost::asio::const_buffer>& buffers);
+  void sent();
+  // Drops everything (the WebSocket is gone); frames go back to their connections.
+  void clear();
+
+ private:
+  struct queued_frame {
+    std::shared_ptr<local_connection> connection;
+    frame_slot* slot;
+  };
+  std::size_t take_control(std::vector<boost::asio::const_buffer>& buffers);
+
+  async_event ready_;
+  std::size_t max_message_;
+  protocol::frame_limits limits_;
+  std::vector<std::uint8_t> control_;
+  std::vector<std::uint8_t> control_sending_;
+  std::deque<queued_frame> frames_;
+  std::vector<queued_frame> sending_;
+};
+
+}  // namespace localproxy::tunnel

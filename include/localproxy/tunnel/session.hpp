@@ -1,0 +1,97 @@
+#pragma once
+// One WebSocket connection's life: the reader dispatches tunnel messages, the writer drains the
+// outbox, the pinger measures latency. It ends when the WebSocket does; local connections end
+// with it, source listeners (owned by the tunnel) do not.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "localproxy/protocol/frame_codec.hpp"
+#include "localproxy/transport/websocket.hpp"
+#include "localproxy/tunnel/local_connection.hpp"
+#include "localproxy/tunnel/outbox.hpp"
+
+namespace localproxy::tunnel {
+
+class tunnel_context;
+
+struct session_end {
+  enum class kind { closed_by_service, lost, protocol_error, mapping_error, stopped } what = kind::lost;
+  std::string detail;
+};
+
+class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
+ public:
+  tunnel_session(tunnel_context& context, std::unique_ptr<transport::websocket_connection> ws);
+  ~tunnel_session();
+
+  boost::asio::awaitable<session_end> run();
+  // Graceful end (SIGTERM/SIGINT): close the WebSocket normally.
+  void stop();
+
+  // Source: a local client was accepted for this service.
+  void adopt(const std::string& service_id, local_connection::socket_type socket, const std::string& peer);
+  [[nodiscard]] bool services_known() const noexcept { return services_known_; }
+
+  [[nodiscard]] std::optional<std::chrono::microseconds> rtt() const noexcept { return rtt_; }
+  [[nodiscard]] std::uint64_t bytes_received() const noexcept { return bytes_in_; }
+  [[nodiscard]] std::uint64_t bytes_sent() const noexcept { return bytes_out_; }
+
+ private:
+  using connection_key = std::pair<const service_entry*, std::uint32_t>;
+
+  boost::asio::awaitable<void> read_loop();
+  boost::asio::awaitable<void> write_loop(std::shared_ptr<tunnel_session> self);
+  boost::asio::awaitable<void> ping_loop(std::shared_ptr<tunnel_session> self);
+  boost::asio::awaitable<void> service_ids_deadline(std::shared_ptr<tunnel_session> self);
+  boost::asio::awaitable<void> relieve_backpressure();
+  boost::asio::awaitable<void> connect_local(std::shared_ptr<tunnel_session> self,
+                                             std::shared_ptr<local_connection> connection);
+
+  void handle(const protocol::message_view& m);
+  void on_service_ids(const protocol::message_view& m);
+  void apply_services(const std::optional<std::vector<std::string>>& ids);
+  void on_start(const protocol::message_view& m);
+  void on_data(const protocol::message_view& m);
+  void on_connection_reset(const protocol::message_view& m);
+  void on_stream_reset(const protocol::message_view& m);
+  void on_session_reset();
+
+  std::shared_ptr<local_connection> make_connection(const connection_ref& ref);
+  void start_connection(const std::shared_ptr<local_connection>& connection, local_connection::socket_type socket);
+  void local_ended(local_connection& connection);
+  void reset_connection(const std::shared_ptr<local_connection>& connection, const char* why);
+  void close_connection(const connection_ref& ref, bool flush);
+  void finish(session_end::kind what, std::string detail);
+  void shut_down();
+
+  tunnel_context& context_;
+  std::unique_ptr<transport::websocket_connection> ws_;
+  protocol::frame_decoder decoder_;
+  outbox outbox_;
+  connection_limits limits_;
+  std::map<connection_key, std::shared_ptr<local_connection>> connections_;
+  std::vector<std::shared_ptr<local_connection>> congested_;
+  boost::asio::steady_timer ping_timer_;
+  boost::asio::steady_timer service_ids_timer_;
+
+  std::optional<session_end> end_;
+  bool services_known_ = false;
+  bool shut_down_ = false;
+  std::chrono::steady_clock::time_point ping_sent_{};
+  bool ping_outstanding_ = false;
+  bool pong_seen_ = false;
+  std::optional<std::chrono::microseconds> rtt_;
+  std::uint64_t bytes_in_ = 0;
+  std::uint64_t bytes_out_ = 0;
+};
+
+}  // namespace localproxy::tunnel

@@ -1,0 +1,46 @@
+#pragma once
+// Source mode: one listening socket per service. They outlive WebSocket reconnects, so a client
+// that connects during an outage is accepted and waits for the tunnel.
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "localproxy/tunnel/local_connection.hpp"
+#include "localproxy/tunnel/stream_table.hpp"
+
+namespace localproxy::tunnel {
+
+class source_listeners {
+ public:
+  using accept_handler = std::function<void(const std::string& service_id, local_connection::socket_type, const std::string& peer)>;
+
+  source_listeners(const boost::asio::any_io_executor& ex, accept_handler on_accept)
+      : executor_(ex), on_accept_(std::move(on_accept)) {}
+  ~source_listeners() { close_all(); }
+
+  // Listens for every service not listened for yet (a port 0 mapping gets a free port, logged)
+  // and stops listening for services no longer in the list. Throws std::runtime_error when a
+  // port cannot be bound.
+  void apply(const std::vector<service_entry>& services, const std::string& default_bind_address);
+  void close_all();
+
+ private:
+  struct listener {
+    boost::asio::ip::tcp::acceptor acceptor;
+    bool open = true;
+  };
+  boost::asio::awaitable<void> accept_loop(std::shared_ptr<listener> l, std::string service_id, std::uint16_t port);
+  std::shared_ptr<listener> open(const service_entry& s, const std::string& default_bind_address);
+
+  boost::asio::any_io_executor executor_;
+  accept_handler on_accept_;
+  std::map<std::string, std::shared_ptr<listener>> listeners_;
+};
+
+}  // namespace localproxy::tunnel

@@ -1,0 +1,149 @@
+#include "localproxy/tunnel/local_connection.hpp"
+
+#include <algorithm>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "localproxy/tunnel/outbox.hpp"
+
+namespace localproxy::tunnel {
+
+namespace asio = boost::asio;
+
+local_connection::local_connection(const asio::any_io_executor& ex, connection_ref ref, std::string wire_service_id,
+                                   std::uint32_t wire_connection_id, const connection_limits& limits, outbox& out)
+    : socket_(ex),
+      ref_(ref),
+      wire_service_id_(std::move(wire_service_id)),
+      wire_connection_id_(wire_connection_id),
+      limits_(limits),
+      outbox_(out),
+      slot_freed_(ex),
+      queue_changed_(ex),
+      progress_(ex) {}
+
+void local_connection::start(socket_type socket, std::function<void(local_connection&)> on_local_end) {
+  if (closed_) {
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  socket_ = std::move(socket);
+  on_local_end_ = std::move(on_local_end);
+  started_ = true;
+  auto ex = socket_.get_executor();
+  asio::co_spawn(ex, read_loop(shared_from_this()), asio::detached);
+  asio::co_spawn(ex, write_loop(shared_from_this()), asio::detached);
+}
+
+frame_slot* local_connection::free_slot() noexcept {
+  for (auto& s : slots_)
+    if (!s.busy) return &s;
+  return nullptr;
+}
+
+bool local_connection::slots_idle() const noexcept {
+  return std::none_of(slots_.begin(), slots_.end(), [](const frame_slot& s) { return s.busy; });
+}
+
+asio::awaitable<void> local_connection::read_loop(std::shared_ptr<local_connection> self) {
+  const std::size_t header = protocol::data_header_max;
+  for (;;) {
+    frame_slot* slot = free_slot();
+    while (!slot && !discards_outbound()) {
+      co_await slot_freed_.wait();
+      slot = free_slot();
+    }
+    if (discards_outbound()) break;
+    if (slot->buffer.size() < header + read_size_) slot->buffer.resize(header + read_size_);
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(slot->buffer.data() + header, read_size_),
+                                                     asio::as_tuple(asio::use_awaitable));
+    if (ec || n == 0 || discards_outbound()) break;
+    // Interactive traffic keeps small buffers; a bulk transfer grows them to a full payload.
+    if (n == read_size_) read_size_ = std::min(read_size_ * 2, limits_.frames.max_payload);
+    slot->frame = protocol::encode_data_header(std::span(slot->buffer).subspan(header, n), ref_.stream_id,
+                                               wire_service_id_, wire_connection_id_, limits_.frames);
+    if (slot->frame.empty()) break;  // cannot happen with validated settings
+    slot->busy = true;
+    bytes_from_local_ += n;
+    outbox_.push_frame(self, *slot);
+  }
+  // Everything read before the end must reach the tunnel before the reset that follows it.
+  while (!slots_idle() && !closed_) co_await slot_freed_.wait();
+  if (!discards_outbound() && on_local_end_) on_local_end_(*this);
+  close_after_flush();
+}
+
+asio::awaitable<void> local_connection::write_loop(std::shared_ptr<local_connection> self) {
+  for (;;) {
+    while (queue_.empty() && !tunnel_closed_ && !closed_) co_await queue_changed_.wait();
+    if (closed_ || queue_.empty()) break;
+    std::swap(queue_, writing_);
+    written_ = 0;
+    while (written_ < writing_.size() && !closed_) {
+      auto [ec, n] = co_await socket_.async_write_some(asio::buffer(writing_.data() + written_, writing_.size() - written_),
+                                                        asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        abort();
+        co_return;
+      }
+      written_ += n;
+      bytes_to_local_ += n;
+      last_progress_ = clock::now();
+      progress_.notify();
+    }
+    writing_.clear();
+    written_ = 0;
+  }
+  if (!closed_) {
+    // Half-close first so the application sees a clean end of stream after the last byte.
+    boost::system::error_code ignored;
+    socket_.shutdown(socket_type::shutdown_send, ignored);
+    abort();
+  }
+  (void)self;
+}
+
+void local_connection::deliver(std::span<const std::uint8_t> payload) {
+  if (closed_ || tunnel_closed_ || payload.empty()) return;
+  if (pending_bytes() == 0) last_progress_ = clock::now();  // the stall clock starts with the first byte waiting
+  queue_.insert(queue_.end(), payload.begin(), payload.end());
+  queue_changed_.notify();
+}
+
+void local_connection::close_after_flush() {
+  if (closed_ || tunnel_closed_) return;
+  tunnel_closed_ = true;
+  if (!started_) {
+    abort();
+    return;
+  }
+  // Ends a pending read with end-of-stream; the writer closes once the queue is written.
+  boost::system::error_code ignored;
+  socket_.shutdown(socket_type::shutdown_receive, ignored);
+  slot_freed_.notify();
+  queue_changed_.notify();
+}
+
+void local_connection::abort() noexcept {
+  if (closed_) return;
+  closed_ = true;
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  queue_.clear();
+  queue_.shrink_to_fit();
+  slot_freed_.notify();
+  queue_changed_.notify();
+  progress_.notify();
+}
+
+void local_connection::frame_done(frame_slot& slot) {
+  slot.busy = false;
+  slot.frame = {};
+  slot_freed_.notify();
+}
+
+}  // namespace localproxy::tunnel

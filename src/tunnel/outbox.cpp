@@ -1,0 +1,68 @@
+#include "localproxy/tunnel/outbox.hpp"
+
+#include "localproxy/log/log.hpp"
+#include "localproxy/tunnel/local_connection.hpp"
+
+namespace localproxy::tunnel {
+
+void outbox::push_control(const protocol::message_fields& message) {
+  if (auto e = protocol::encode_frame(message, {}, limits_, control_); e != protocol::encode_error::none) {
+    LP_LOG(error) << "cannot encode " << protocol::type_name(message.type) << " message";
+    return;
+  }
+  ready_.notify();
+}
+
+void outbox::push_frame(std::shared_ptr<local_connection> connection, frame_slot& slot) {
+  frames_.push_back({std::move(connection), &slot});
+  ready_.notify();
+}
+
+std::size_t outbox::take_control(std::vector<boost::asio::const_buffer>& buffers) {
+  // Whole frames only, as many as fit (control frames are tiny; this loops only after a burst).
+  std::size_t size = 0;
+  while (size + 2 <= control_.size()) {
+    const std::size_t frame = 2 + ((std::size_t{control_[size]} << 8) | control_[size + 1]);
+    if (size + frame > max_message_) break;
+    size += frame;
+  }
+  control_sending_.assign(control_.begin(), control_.begin() + static_cast<std::ptrdiff_t>(size));
+  control_.erase(control_.begin(), control_.begin() + static_cast<std::ptrdiff_t>(size));
+  if (size > 0) buffers.emplace_back(control_sending_.data(), size);
+  return size;
+}
+
+std::size_t outbox::take(std::vector<boost::asio::const_buffer>& buffers) {
+  buffers.clear();
+  std::size_t size = take_control(buffers);
+  while (!frames_.empty()) {
+    auto& next = frames_.front();
+    if (next.connection->discards_outbound()) {
+      next.connection->frame_done(*next.slot);
+      frames_.pop_front();
+      continue;
+    }
+    const std::size_t frame = next.slot->frame.size();
+    if (size + frame > max_message_) break;
+    buffers.emplace_back(next.slot->frame.data(), frame);
+    size += frame;
+    sending_.push_back(std::move(next));
+    frames_.pop_front();
+  }
+  return size;
+}
+
+void outbox::sent() {
+  control_sending_.clear();
+  for (auto& f : sending_) f.connection->frame_done(*f.slot);
+  sending_.clear();
+}
+
+void outbox::clear() {
+  sent();
+  control_.clear();
+  for (auto& f : frames_) f.connection->frame_done(*f.slot);
+  frames_.clear();
+}
+
+}  // namespace localproxy::tunnel

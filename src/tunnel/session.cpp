@@ -1,0 +1,274 @@
+#include "localproxy/tunnel/session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "localproxy/log/log.hpp"
+#include "localproxy/protocol/rules.hpp"
+#include "localproxy/tunnel/service_plan.hpp"
+#include "localproxy/tunnel/tunnel.hpp"
+
+namespace localproxy::tunnel {
+
+namespace asio = boost::asio;
+using protocol::message_type;
+using std::chrono::milliseconds;
+
+namespace {
+protocol::frame_limits frame_limits_of(const config::settings& s) {
+  protocol::frame_limits l;
+  l.max_payload = s.max_payload_size;
+  l.max_frame = std::min<std::size_t>(s.max_message_size, 65535);
+  return l;
+}
+
+protocol::endpoint_role role_of(const config::options& o) {
+  return o.mode == config::proxy_mode::source ? protocol::endpoint_role::source : protocol::endpoint_role::destination;
+}
+}  // namespace
+
+tunnel_session::tunnel_session(tunnel_context& context, std::unique_ptr<transport::websocket_connection> ws)
+    : context_(context),
+      ws_(std::move(ws)),
+      decoder_(frame_limits_of(context.options().tunables)),
+      outbox_(context.executor(), context.options().tunables.max_frame_size, frame_limits_of(context.options().tunables)),
+      ping_timer_(context.executor()),
+      service_ids_timer_(context.executor()) {
+  limits_.frames = frame_limits_of(context.options().tunables);
+  limits_.queue_limit = context.options().tunables.connection_buffer_size;
+}
+
+tunnel_session::~tunnel_session() = default;
+
+asio::awaitable<session_end> tunnel_session::run() {
+  auto self = shared_from_this();
+  ws_->on_control([this](transport::control_frame kind, std::string_view) {
+    if (kind != transport::control_frame::pong || !ping_outstanding_) return;
+    rtt_ = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - ping_sent_);
+    ping_outstanding_ = false;
+    pong_seen_ = true;
+  });
+  auto ex = context_.executor();
+  asio::co_spawn(ex, write_loop(self), asio::detached);
+  asio::co_spawn(ex, ping_loop(self), asio::detached);
+  if (ws_->subprotocol() == "aws.iot.securetunneling-1.0")
+    apply_services(std::nullopt);  // V1 services send no SERVICE_IDS
+  else
+    asio::co_spawn(ex, service_ids_deadline(self), asio::detached);
+  co_await read_loop();
+  shut_down();
+  co_return end_.value_or(session_end{session_end::kind::lost, "connection ended"});
+}
+
+asio::awaitable<void> tunnel_session::read_loop() {
+  std::vector<std::uint8_t> message;
+  while (!end_) {
+    auto ec = co_await ws_->read(message);
+    if (ec) {
+      const auto closed = ws_->closed_by_peer();
+      if (closed.received && closed.code == 1000)
+        finish(session_end::kind::closed_by_service, closed.reason);
+      else if (closed.received)
+        finish(session_end::kind::lost, "service closed the connection with code " + std::to_string(closed.code) +
+                                            (closed.reason.empty() ? "" : " (" + closed.reason + ")"));
+      else
+        finish(session_end::kind::lost, ec.message());
+      break;
+    }
+    bytes_in_ += message.size();
+    auto err = decoder_.feed(message, [this](const protocol::message_view& m) {
+      if (!end_) handle(m);
+    });
+    if (err != protocol::decode_error::none) finish(session_end::kind::protocol_error, std::string(protocol::describe(err)));
+    if (!congested_.empty() && !end_) co_await relieve_backpressure();
+  }
+}
+
+asio::awaitable<void> tunnel_session::write_loop(std::shared_ptr<tunnel_session> self) {
+  std::vector<asio::const_buffer> buffers;
+  for (;;) {
+    while (outbox_.empty() && !shut_down_) co_await outbox_.ready().wait();
+    if (shut_down_) break;
+    const auto size = outbox_.take(buffers);
+    if (size == 0) continue;
+    auto ec = co_await ws_->write(buffers);
+    outbox_.sent();
+    if (ec) {
+      finish(session_end::kind::lost, "write failed: " + ec.message());
+      break;
+    }
+    bytes_out_ += size;
+  }
+  (void)self;
+}
+
+asio::awaitable<void> tunnel_session::ping_loop(std::shared_ptr<tunnel_session> self) {
+  const auto& s = context_.options().tunables;
+  while (!shut_down_) {
+    ping_timer_.expires_after(milliseconds(s.ping_period_ms));
+    co_await ping_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (shut_down_) break;
+    const auto now = std::chrono::steady_clock::now();
+    // The service answers pings only once it has a peer, so silence before the first pong is normal.
+    if (ping_outstanding_ && pong_seen_ && now - ping_sent_ > milliseconds(s.pong_timeout_ms)) {
+      finish(session_end::kind::lost, "no pong from the service for " + std::to_string(s.pong_timeout_ms) + " ms");
+      break;
+    }
+    if (!ping_outstanding_) {
+      ping_sent_ = now;
+      ping_outstanding_ = true;
+    }
+    if (auto ec = co_await ws_->ping({}); ec && !shut_down_) {
+      finish(session_end::kind::lost, "ping failed: " + ec.message());
+      break;
+    }
+  }
+  (void)self;
+}
+
+asio::awaitable<void> tunnel_session::service_ids_deadline(std::shared_ptr<tunnel_session> self) {
+  const auto wait = context_.options().tunables.service_ids_timeout_ms;
+  service_ids_timer_.expires_after(milliseconds(wait));
+  auto [ec] = co_await service_ids_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (ec || services_known_ || end_) co_return;
+  LP_LOG(warning) << "No SERVICE_IDS from the service within " << wait << " ms; using the configured mappings";
+  apply_services(std::nullopt);
+  (void)self;
+}
+
+void tunnel_session::stop() {
+  if (end_) return;
+  end_ = session_end{session_end::kind::stopped, "stopped"};
+  asio::co_spawn(context_.executor(), [self = shared_from_this()]() -> asio::awaitable<void> {
+    co_await self->ws_->close();
+    self->shut_down();
+  }, asio::detached);
+}
+
+void tunnel_session::finish(session_end::kind what, std::string detail) {
+  if (!end_) end_ = session_end{what, std::move(detail)};
+  shut_down();
+}
+
+void tunnel_session::shut_down() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  ws_->abort();
+  ping_timer_.cancel();
+  service_ids_timer_.cancel();
+  outbox_.clear();
+  outbox_.ready().notify();
+  for (auto& [key, connection] : connections_) connection->abort();
+  connections_.clear();
+  congested_.clear();
+  (void)context_.table().end_all();
+}
+
+// ---- dispatch ---------------------------------------------------------------------------------
+
+void tunnel_session::handle(const protocol::message_view& m) {
+  const auto role = role_of(context_.options());
+  if (auto v = protocol::check_received_by(role, m); v != protocol::rule_violation::none) {
+    finish(session_end::kind::protocol_error,
+           std::string(protocol::describe(v)) + " (" + std::string(protocol::type_name(m.type)) + ")");
+    return;
+  }
+  if (protocol::should_skip(m)) {
+    LP_LOG(debug) << "Skipping ignorable message of unknown type " << static_cast<int>(m.type);
+    return;
+  }
+  LP_LOG(trace) << "Received " << protocol::type_name(m.type) << " stream " << m.stream_id << " service '"
+                << m.service_id << "' connection " << m.connection_id << " payload " << m.payload.size();
+  if (m.type != message_type::service_ids && !services_known_) apply_services(std::nullopt);
+  switch (m.type) {
+    case message_type::service_ids: on_service_ids(m); break;
+    case message_type::stream_start:
+    case message_type::connection_start: on_start(m); break;
+    case message_type::data: on_data(m); break;
+    case message_type::stream_reset: on_stream_reset(m); break;
+    case message_type::connection_reset: on_connection_reset(m); break;
+    case message_type::session_reset: on_session_reset(); break;
+    default: break;
+  }
+}
+
+void tunnel_session::on_service_ids(const protocol::message_view& m) {
+  std::vector<std::string> ids(m.available_service_ids.begin(), m.available_service_ids.end());
+  apply_services(std::move(ids));
+}
+
+void tunnel_session::apply_services(const std::optional<std::vector<std::string>>& ids) {
+  try {
+    context_.apply_services(ids);
+  } catch (const mapping_error& e) {
+    finish(session_end::kind::mapping_error, e.what());
+    return;
+  } catch (const std::exception& e) {
+    finish(session_end::kind::mapping_error, e.what());
+    return;
+  }
+  services_known_ = true;
+  service_ids_timer_.cancel();
+  context_.session_ready();
+}
+
+void tunnel_session::on_start(const protocol::message_view& m) {
+  auto& table = context_.table();
+  auto started = table.on_start(m);
+  if (started.detected)
+    LP_LOG(info) << "Peer speaks protocol V" << static_cast<int>(*started.detected) << "; answering in that format";
+  for (auto id : started.replaced) {
+    auto it = connections_.find({started.ref.service, id});
+    if (it == connections_.end()) continue;
+    LP_LOG(info) << "New stream " << m.stream_id << " replaces the previous one; closing its connection " << id;
+    it->second->abort();
+    connections_.erase(it);
+  }
+  if (!started.ref.service) {
+    LP_LOG(warning) << "Ignoring " << protocol::type_name(m.type) << " for unknown service '" << m.service_id
+                    << "' or stale stream " << m.stream_id;
+    return;
+  }
+  auto connection = make_connection(started.ref);
+  asio::co_spawn(context_.executor(), connect_local(shared_from_this(), connection), asio::detached);
+}
+
+void tunnel_session::on_data(const protocol::message_view& m) {
+  auto ref = context_.table().route(m);
+  if (!ref) {
+    LP_LOG(trace) << "Dropping DATA for stale stream " << m.stream_id << " connection " << m.connection_id;
+    return;
+  }
+  auto it = connections_.find({ref->service, ref->connection_id});
+  if (it == connections_.end()) return;
+  it->second->deliver(m.payload);
+  if (it->second->pending_bytes() > limits_.queue_limit) congested_.push_back(it->second);
+}
+
+void tunnel_session::on_connection_reset(const protocol::message_view& m) {
+  if (auto ref = context_.table().route(m)) {
+    LP_LOG(debug) << "Peer reset " << describe_connection(*ref);
+    context_.table().forget_connection(*ref);
+    close_connection(*ref, true);
+  }
+}
+
+void tunnel_session::on_stream_reset(const protocol::message_view& m) {
+  auto ended = context_.table().end_stream(m);
+  if (ended.empty()) {
+    LP_LOG(debug) << "Ignoring STREAM_RESET for stream " << m.stream_id << " (not current)";
+    return;
+  }
+  LP_LOG(info) << "Stream " << m.stream_id << " reset by the peer; closing " << ended.size() << " connection(s)";
+  for (const auto& ref : ended) close_connection(ref, true);
+}
+
+void tunnel_session::on_session_reset() {
+  auto ended = context_.table().end_all();
+  LP_LOG(info) << "SESSION_RESET from the service; closing " << ended.size() << " connection(s)";
+  for (const auto& ref : ended) close_connection(ref, true);
+}
+
+}  // namespace localproxy::tunnel

@@ -1,0 +1,163 @@
+// The session's local connections: opening them (source: accepted clients; destination: dialing
+// the mapped service), ending them in order, and the backpressure that bounds their queues.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "localproxy/log/log.hpp"
+#include "localproxy/transport/tcp_connect.hpp"
+#include "localproxy/tunnel/session.hpp"
+#include "localproxy/tunnel/tunnel.hpp"
+
+namespace localproxy::tunnel {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+namespace {
+template <class Socket>
+local_connection::socket_type to_generic(Socket& socket) {
+  const auto protocol = socket.local_endpoint().protocol();
+  return local_connection::socket_type(socket.get_executor(), asio::generic::stream_protocol(protocol), socket.release());
+}
+
+std::string describe_target(const config::service_mapping& m) {
+  if (!m.unix_path.empty()) return m.unix_path;
+  return (m.host.empty() ? std::string("localhost") : m.host) + ", port: " + std::to_string(m.port);
+}
+}  // namespace
+
+std::shared_ptr<local_connection> tunnel_session::make_connection(const connection_ref& ref) {
+  auto& table = context_.table();
+  auto connection = std::make_shared<local_connection>(context_.executor(), ref, std::string(table.wire_service_id(*ref.service)),
+                                                       table.wire_connection_id(ref.connection_id), limits_, outbox_);
+  connections_[{ref.service, ref.connection_id}] = connection;
+  return connection;
+}
+
+void tunnel_session::start_connection(const std::shared_ptr<local_connection>& connection,
+                                      local_connection::socket_type socket) {
+  std::weak_ptr<tunnel_session> weak = shared_from_this();
+  connection->start(std::move(socket), [weak](local_connection& c) {
+    if (auto self = weak.lock(); self && !self->shut_down_) self->local_ended(c);
+  });
+}
+
+void tunnel_session::adopt(const std::string& service_id, local_connection::socket_type socket, const std::string& peer) {
+  auto& table = context_.table();
+  service_entry* service = table.find(service_id);
+  const auto& tunables = context_.options().tunables;
+  if (!service || shut_down_) return;
+  if (table.live_connections(*service) >= tunables.max_active_connections) {
+    LP_LOG(warning) << "Refusing connection from " << peer << ": service " << service->id << " already has "
+                    << tunables.max_active_connections << " connections (tcp.max_active_connections)";
+    return;
+  }
+  auto opened = table.open_connection(*service);
+  if (!opened) {
+    LP_LOG(warning) << "Refusing connection from " << peer << ": the destination speaks V"
+                    << static_cast<int>(table.format()) << ", which carries one connection per service, and "
+                    << (service->id.empty() ? std::string("the service") : service->id) << " has one open";
+    return;
+  }
+  outbox_.push_control(table.address(opened->start_type, opened->ref));
+  LP_LOG(debug) << "Sent " << protocol::type_name(opened->start_type) << " for stream " << opened->ref.stream_id
+                << " connection " << opened->ref.connection_id;
+  start_connection(make_connection(opened->ref), std::move(socket));
+}
+
+asio::awaitable<void> tunnel_session::connect_local(std::shared_ptr<tunnel_session> self,
+                                                    std::shared_ptr<local_connection> connection) {
+  const auto ref = connection->ref();
+  const auto mapping = ref.service->mapping;
+  const auto& s = context_.options().tunables;
+  const int attempts = 1 + std::max(0, s.connection_retry_count);
+  asio::steady_timer delay(context_.executor());
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
+    if (connection->closed() || shut_down_) co_return;
+    boost::system::error_code ec;
+    if (!mapping.unix_path.empty()) {
+      asio::local::stream_protocol::socket socket(context_.executor());
+      ec = co_await transport::connect_unix(socket, mapping.unix_path, milliseconds(s.tcp_connect_timeout_ms));
+      if (!ec && !connection->closed() && !shut_down_) {
+        LP_LOG(info) << "Connected to " << mapping.unix_path;
+        start_connection(connection, to_generic(socket));
+        co_return;
+      }
+    } else {
+      asio::ip::tcp::socket socket(context_.executor());
+      const auto host = mapping.host.empty() ? std::string("localhost") : mapping.host;
+      ec = co_await transport::connect_tcp(socket, host, mapping.port, milliseconds(s.tcp_connect_timeout_ms));
+      if (!ec && !connection->closed() && !shut_down_) {
+        LP_LOG(info) << "Connected to " << host << ", port: " << mapping.port;
+        start_connection(connection, to_generic(socket));
+        co_return;
+      }
+    }
+    if (connection->closed() || shut_down_) co_return;
+    LP_LOG(warning) << "Could not connect to " << describe_target(mapping) << " for " << ref.service->id
+                    << " (attempt " << attempt << " of " << attempts << "): " << ec.message();
+    if (attempt == attempts) break;
+    delay.expires_after(milliseconds(s.connection_retry_delay_ms));
+    co_await delay.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  if (connection->closed() || shut_down_) co_return;
+  LP_LOG(error) << "Giving up connecting to " << describe_target(mapping) << "; resetting the connection";
+  local_ended(*connection);
+  connection->abort();
+  (void)self;
+}
+
+void tunnel_session::local_ended(local_connection& connection) {
+  const auto ref = connection.ref();
+  auto& table = context_.table();
+  if (!table.is_live(ref)) return;
+  LP_LOG(info) << "Disconnected from: " << describe_connection(ref) << " (" << connection.bytes_from_local() << " bytes sent, "
+               << connection.bytes_to_local() << " bytes received)";
+  outbox_.push_control(table.close_connection(ref));
+  connections_.erase({ref.service, ref.connection_id});
+}
+
+void tunnel_session::close_connection(const connection_ref& ref, bool flush) {
+  auto it = connections_.find({ref.service, ref.connection_id});
+  if (it == connections_.end()) return;
+  if (flush)
+    it->second->close_after_flush();
+  else
+    it->second->abort();
+  connections_.erase(it);
+}
+
+void tunnel_session::reset_connection(const std::shared_ptr<local_connection>& connection, const char* why) {
+  const auto ref = connection->ref();
+  auto& table = context_.table();
+  LP_LOG(warning) << "Resetting " << describe_connection(ref) << ": " << why;
+  if (table.is_live(ref)) outbox_.push_control(table.close_connection(ref));
+  connection->abort();
+  connections_.erase({ref.service, ref.connection_id});
+}
+
+asio::awaitable<void> tunnel_session::relieve_backpressure() {
+  // The protocol has no per-stream flow control: pausing the WebSocket reader is the only way to
+  // bound a slow application's queue. A connection that stops moving is reset so that it cannot
+  // hold up every other connection; a slow but moving one is waited for.
+  const auto stall = milliseconds(context_.options().tunables.stall_timeout_ms);
+  auto congested = std::move(congested_);
+  congested_.clear();
+  for (auto& c : congested) {
+    while (!c->closed() && !end_ && c->pending_bytes() > limits_.queue_limit) {
+      const auto deadline = c->last_progress() + stall;
+      if (std::chrono::steady_clock::now() >= deadline) {
+        reset_connection(c, "the local application stopped reading (tcp.stall_timeout_ms)");
+        break;
+      }
+      co_await c->progress().wait_until(deadline);
+    }
+  }
+}
+
+}  // namespace localproxy::tunnel

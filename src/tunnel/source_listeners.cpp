@@ -1,0 +1,109 @@
+#include "localproxy/tunnel/source_listeners.hpp"
+
+#include <stdexcept>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "localproxy/log/log.hpp"
+
+namespace localproxy::tunnel {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+tcp::endpoint resolve_bind(const asio::any_io_executor& ex, const std::string& host, std::uint16_t port) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (!ec) return {address, port};
+  // A name (usually "localhost"): resolved once at start-up; IPv4 first, as clients try it first.
+  tcp::resolver resolver(ex);
+  auto results = resolver.resolve(host, std::to_string(port), tcp::resolver::passive, ec);
+  if (ec || results.empty()) throw std::runtime_error("cannot resolve bind address " + host + ": " + ec.message());
+  for (const auto& r : results)
+    if (r.endpoint().address().is_v4()) return r.endpoint();
+  return results.begin()->endpoint();
+}
+}  // namespace
+
+std::shared_ptr<source_listeners::listener> source_listeners::open(const service_entry& s,
+                                                                  const std::string& default_bind_address) {
+  const auto& host = s.mapping.host.empty() ? default_bind_address : s.mapping.host;
+  const auto endpoint = resolve_bind(executor_, host, s.mapping.port);
+  auto l = std::make_shared<listener>(listener{tcp::acceptor(executor_), true});
+  boost::system::error_code ec;
+  l->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) l->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) l->acceptor.bind(endpoint, ec);
+  if (!ec) l->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    throw std::runtime_error("cannot listen on " + host + " port " + std::to_string(s.mapping.port) + " for " +
+                             (s.id.empty() ? std::string("the service") : "service " + s.id) + ": " + ec.message());
+  return l;
+}
+
+void source_listeners::apply(const std::vector<service_entry>& services, const std::string& default_bind_address) {
+  for (auto it = listeners_.begin(); it != listeners_.end();) {
+    const bool kept = std::any_of(services.begin(), services.end(), [&](const service_entry& s) { return s.id == it->first; });
+    if (kept) {
+      ++it;
+      continue;
+    }
+    LP_LOG(info) << "No longer listening for service " << it->first;
+    it->second->open = false;
+    it->second->acceptor.close();
+    it = listeners_.erase(it);
+  }
+  for (const auto& s : services) {
+    if (listeners_.contains(s.id)) continue;
+    auto l = open(s, default_bind_address);
+    const auto port = l->acceptor.local_endpoint().port();
+    if (s.mapping.port == 0)
+      LP_LOG(info) << "Listen port assigned for service id " << s.id << ". New port mapping: " << s.id << " = " << port;
+    LP_LOG(info) << "Listening for new connection on port " << port;
+    listeners_[s.id] = l;
+    asio::co_spawn(executor_, accept_loop(l, s.id, port), asio::detached);
+  }
+}
+
+void source_listeners::close_all() {
+  for (auto& [id, l] : listeners_) {
+    l->open = false;
+    boost::system::error_code ignored;
+    l->acceptor.close(ignored);
+  }
+  listeners_.clear();
+}
+
+asio::awaitable<void> source_listeners::accept_loop(std::shared_ptr<listener> l, std::string service_id, std::uint16_t port) {
+  auto pause = std::chrono::milliseconds(100);
+  asio::steady_timer timer(executor_);
+  while (l->open) {
+    auto [ec, socket] = co_await l->acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (!l->open) break;
+    if (ec) {
+      // e.g. too many open files: back off instead of spinning, and keep listening.
+      LP_LOG(error) << "Accept failed on port " << port << ": " << ec.message() << "; retrying in " << pause.count() << " ms";
+      timer.expires_after(pause);
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      pause = std::min(pause * 2, std::chrono::milliseconds(5000));
+      continue;
+    }
+    pause = std::chrono::milliseconds(100);
+    boost::system::error_code peer_ec;
+    const auto peer = socket.remote_endpoint(peer_ec);
+    const auto peer_text = peer_ec ? std::string("unknown") : peer.address().to_string() + ":" + std::to_string(peer.port());
+    LP_LOG(info) << "Accepted tcp connection on port " << port << " from " << peer_text;
+    socket.set_option(tcp::no_delay(true), peer_ec);
+    const auto protocol = socket.local_endpoint(peer_ec).protocol();
+    if (peer_ec) continue;
+    on_accept_(service_id, local_connection::socket_type(executor_, asio::generic::stream_protocol(protocol), socket.release()),
+               peer_text);
+  }
+}
+
+}  // namespace localproxy::tunnel

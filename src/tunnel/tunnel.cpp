@@ -1,0 +1,159 @@
+#include "localproxy/tunnel/tunnel.hpp"
+
+#include <cstdio>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "localproxy/log/log.hpp"
+#include "localproxy/tunnel/service_plan.hpp"
+#include "localproxy/tunnel/session.hpp"
+#include "localproxy/version.hpp"
+
+namespace localproxy::tunnel {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+std::string random_client_token(std::mt19937_64& rng) {
+  std::uniform_int_distribution<unsigned> hex(0, 15);
+  std::string token;
+  for (int i = 0; i < 32; ++i) {
+    if (i == 8 || i == 12 || i == 16 || i == 20) token += '-';
+    token += "0123456789abcdef"[hex(rng)];
+  }
+  return token;
+}
+
+transport::websocket_target make_target(const config::options& opts, const std::string& client_token) {
+  const auto& s = opts.tunables;
+  transport::websocket_target t;
+  t.host = opts.endpoint.host;
+  t.port = opts.endpoint.port;
+  t.tls = opts.endpoint.tls;
+  t.target = std::string("/tunnel?local-proxy-mode=") +
+             (opts.mode == config::proxy_mode::source ? "source" : "destination");
+  t.headers.emplace_back("access-token", opts.access_token);
+  if (!client_token.empty()) t.headers.emplace_back("client-token", client_token);
+  t.subprotocol = s.subprotocol;
+  t.user_agent = std::string("localproxy/") + localproxy::version + " (Linux; C++20; Boost.Beast)";
+  t.step_timeout = milliseconds(s.handshake_timeout_ms);
+  t.tls_settings.verify = opts.verify_ssl;
+  t.tls_settings.capath = opts.capath;
+  t.max_message_size = s.max_frame_size;
+  if (opts.proxy) {
+    transport::http_proxy p;
+    p.host = opts.proxy->host;
+    p.port = opts.proxy->port;
+    p.tls = opts.proxy->tls;
+    p.user = opts.proxy->user;
+    p.password = opts.proxy->password;
+    t.proxy = p;
+  }
+  return t;
+}
+
+namespace {
+std::string initial_client_token(const config::options& opts, std::mt19937_64& rng) {
+  if (!opts.client_token.empty()) return opts.client_token;
+  if (!opts.tunables.generate_client_token) return {};
+  auto token = random_client_token(rng);
+  log::add_secret(token);
+  return token;
+}
+
+protocol::endpoint_role role_of(const config::options& o) {
+  return o.mode == config::proxy_mode::source ? protocol::endpoint_role::source : protocol::endpoint_role::destination;
+}
+
+wire_format initial_format(const config::options& o) {
+  if (o.mode == config::proxy_mode::source && o.destination_client_type == 1) return wire_format::v1;
+  if (o.mode == config::proxy_mode::source && o.destination_client_type == 2) return wire_format::v2;
+  return wire_format::v3;
+}
+
+std::mt19937_64 seeded_rng() {
+  std::random_device device;
+  std::seed_seq seed{device(), device(), device(), device()};
+  return std::mt19937_64(seed);
+}
+}  // namespace
+
+tunnel_context::tunnel_context(asio::io_context& ioc, const config::options& opts)
+    : ioc_(ioc),
+      opts_(opts),
+      table_(role_of(opts), initial_format(opts)),
+      listeners_(ioc.get_executor(),
+                 [this](const std::string& id, local_connection::socket_type socket, const std::string& peer) {
+                   on_accept(id, std::move(socket), peer);
+                 }),
+      ready_(ioc.get_executor()),
+      stopping_(ioc.get_executor()),
+      rng_(seeded_rng()),
+      backoff_(milliseconds(opts.tunables.retry_delay_ms), milliseconds(opts.tunables.retry_delay_max_ms),
+               opts.tunables.connect_retry_count) {
+  client_token_ = initial_client_token(opts, rng_);
+  target_ = make_target(opts, client_token_);
+}
+
+tunnel_context::~tunnel_context() = default;
+
+void tunnel_context::apply_services(const std::optional<std::vector<std::string>>& ids) {
+  if (services_applied_ && ids == service_ids_) return;  // a repeated SERVICE_IDS changes nothing
+  auto plan = plan_services(opts_.mode, opts_.mappings, ids);
+  for (const auto& w : plan.warnings) LP_LOG(warning) << w;
+  if (services_applied_) LP_LOG(warning) << "The tunnel's services changed; applying the new list";
+  (void)table_.end_all();
+  table_.set_services(std::move(plan.services));
+  if (opts_.mode == config::proxy_mode::source) {
+    const auto& bind = opts_.bind_address.empty() ? opts_.tunables.default_bind_address : opts_.bind_address;
+    listeners_.apply(table_.services(), bind);
+  } else {
+    for (const auto& s : table_.services())
+      LP_LOG(info) << "Service " << (s.id.empty() ? std::string("(unnamed)") : s.id) << " -> "
+                   << (s.mapping.unix_path.empty() ? (s.mapping.host.empty() ? std::string("localhost") : s.mapping.host) +
+                                                         ":" + std::to_string(s.mapping.port)
+                                                   : s.mapping.unix_path);
+  }
+  service_ids_ = ids;
+  services_applied_ = true;
+}
+
+void tunnel_context::on_accept(const std::string& service_id, local_connection::socket_type socket,
+                               const std::string& peer) {
+  if (session_ && session_->services_known()) {
+    session_->adopt(service_id, std::move(socket), peer);
+    return;
+  }
+  asio::co_spawn(ioc_, hand_over(service_id, std::move(socket), peer), asio::detached);
+}
+
+asio::awaitable<void> tunnel_context::hand_over(std::string service_id, local_connection::socket_type socket,
+                                                std::string peer) {
+  const auto wait = milliseconds(opts_.tunables.pending_connection_timeout_ms);
+  LP_LOG(info) << "Tunnel not connected; connection from " << peer << " waits up to " << wait.count() << " ms";
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (!(session_ && session_->services_known()) && !stop_requested_ && std::chrono::steady_clock::now() < deadline)
+    co_await ready_.wait_until(deadline);
+  if (session_ && session_->services_known() && !stop_requested_) {
+    session_->adopt(service_id, std::move(socket), peer);
+    co_return;
+  }
+  LP_LOG(warning) << "Closing connection from " << peer << ": the tunnel did not come back within " << wait.count() << " ms";
+}
+
+void tunnel_context::stop() {
+  if (stop_requested_) return;
+  stop_requested_ = true;
+  LP_LOG(info) << "Stopping";
+  listeners_.close_all();
+  if (session_) session_->stop();
+  stopping_.notify();
+  ready_.notify();
+}
+
+}  // namespace localproxy::tunnel

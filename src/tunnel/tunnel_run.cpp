@@ -1,0 +1,162 @@
+// The tunnel's life: connect, run a session, decide from how it ended whether to reconnect, and
+// map the end to the exit status.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "localproxy/log/log.hpp"
+#include "localproxy/tunnel/session.hpp"
+#include "localproxy/tunnel/tunnel.hpp"
+
+namespace localproxy::tunnel {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+namespace {
+constexpr int exit_ok = 0;
+constexpr int exit_runtime = 1;
+constexpr int exit_config = 2;
+constexpr int exit_rejected = 3;
+
+std::string likely_cause(const transport::connect_failure& f) {
+  if (f.kind == transport::failure_kind::proxy_rejected)
+    return f.http_status == 407 ? "the web proxy wants (other) credentials" : "the web proxy refused the connection";
+  switch (f.http_status) {
+    case 400: return "bad request: check the mode and the subprotocol setting";
+    case 401:
+    case 403:
+      return "the access token is wrong, expired or already used (without the same client token it works once), "
+             "or it is for the other mode or another region";
+    case 404: return "wrong endpoint or region";
+    default: return "the service refused the request";
+  }
+}
+}  // namespace
+
+asio::awaitable<bool> tunnel_context::wait_before_retry(int& exit_status, const char* what) {
+  auto delay = backoff_.next(rng_);
+  if (!delay) {
+    LP_LOG(error) << "Giving up: " << what << " and the retry budget (websocket.connect_retry_count = "
+                  << opts_.tunables.connect_retry_count << ") is spent";
+    exit_status = exit_runtime;
+    co_return false;
+  }
+  LP_LOG(info) << "Reconnecting in " << delay->count() << " ms";
+  co_await stopping_.wait_until(std::chrono::steady_clock::now() + *delay);
+  co_return !stop_requested_;
+}
+
+asio::awaitable<std::unique_ptr<transport::websocket_connection>> tunnel_context::connect(int& exit_status) {
+  while (!stop_requested_) {
+    transport::connect_failure failure;
+    auto ws = co_await transport::connect_websocket(target_, failure);
+    if (stop_requested_) co_return nullptr;
+    if (ws) {
+      LP_LOG(info) << "Successfully established websocket connection with proxy server: " << opts_.endpoint.url();
+      LP_LOG(info) << "Web socket session ID: " << ws->channel_id();
+      co_return ws;
+    }
+    if (!failure.retryable()) {
+      LP_LOG(error) << "Connection rejected: " << failure.message
+                    << (failure.http_status ? " (HTTP " + std::to_string(failure.http_status) + ")" : std::string())
+                    << (failure.channel_id.empty() ? std::string() : ", channel-id " + failure.channel_id)
+                    << ". Likely cause: " << likely_cause(failure) << ". Not retrying.";
+      exit_status = exit_rejected;
+      co_return nullptr;
+    }
+    LP_LOG(warning) << "Could not connect to " << opts_.endpoint.url() << ": " << failure.message;
+    if (!co_await wait_before_retry(exit_status, "the service cannot be reached")) co_return nullptr;
+  }
+  co_return nullptr;
+}
+
+asio::awaitable<int> tunnel_context::run() {
+  if (opts_.tunables.status_period_ms > 0) asio::co_spawn(ioc_, status_loop(), asio::detached);
+  for (;;) {
+    int exit_status = exit_ok;
+    auto ws = co_await connect(exit_status);
+    if (!ws) co_return exit_status;
+    backoff_.reset();
+    session_ = std::make_shared<tunnel_session>(*this, std::move(ws));
+    const auto end = co_await session_->run();
+    session_.reset();
+    switch (end.what) {
+      case session_end::kind::stopped: co_return exit_ok;
+      case session_end::kind::closed_by_service:
+        LP_LOG(info) << "The service closed the tunnel" << (end.detail.empty() ? "" : ": " + end.detail);
+        co_return exit_ok;
+      case session_end::kind::mapping_error:
+        LP_LOG(error) << end.detail;
+        co_return exit_config;
+      case session_end::kind::protocol_error:
+        LP_LOG(error) << "Protocol error from the service: " << end.detail;
+        if (!opts_.tunables.reconnect_on_data_error) co_return exit_runtime;
+        break;
+      case session_end::kind::lost: LP_LOG(warning) << "Connection to the service lost: " << end.detail; break;
+    }
+    if (stop_requested_) co_return exit_ok;
+    // A short pause so that a service that drops every connection at once cannot spin us.
+    co_await stopping_.wait_until(std::chrono::steady_clock::now() + milliseconds(100));
+    if (stop_requested_) co_return exit_ok;
+  }
+}
+
+asio::awaitable<void> tunnel_context::status_loop() {
+  asio::steady_timer timer(ioc_);
+  for (;;) {
+    timer.expires_after(milliseconds(opts_.tunables.status_period_ms));
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec || stop_requested_) co_return;
+    std::string line = session_ ? "Status: connected" : "Status: not connected";
+    if (session_ && session_->rtt()) line += ", rtt " + std::to_string(session_->rtt()->count() / 1000.0).substr(0, 6) + " ms";
+    for (const auto& s : table_.services())
+      line += ", " + (s.id.empty() ? std::string("connections") : s.id) + ": " + std::to_string(s.connections.size());
+    const std::uint64_t in = session_ ? session_->bytes_received() : 0;
+    const std::uint64_t out = session_ ? session_->bytes_sent() : 0;
+    line += ", bytes from service " + std::to_string(in >= reported_in_ ? in - reported_in_ : in) + ", to service " +
+            std::to_string(out >= reported_out_ ? out - reported_out_ : out);
+    reported_in_ = in;
+    reported_out_ = out;
+    LP_LOG(info) << line;
+  }
+}
+
+int run_tunnel(const config::options& opts) {
+  asio::io_context ioc(1);
+  tunnel_context context(ioc, opts);
+  if (!opts.verify_ssl)
+    LP_LOG(warning) << "TLS certificate verification is OFF (-k): anyone on the path can impersonate the service";
+  int exit_status = exit_runtime;
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  asio::steady_timer grace(ioc);
+  signals.async_wait([&](boost::system::error_code ec, int) {
+    if (ec) return;
+    context.stop();
+    exit_status = exit_ok;
+    // Whatever the WebSocket close does, the process ends within a second.
+    grace.expires_after(milliseconds(700));
+    grace.async_wait([&](boost::system::error_code e) {
+      if (!e) ioc.stop();
+    });
+  });
+  asio::co_spawn(ioc, context.run(), [&](std::exception_ptr error, int status) {
+    if (error) {
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        LP_LOG(fatal) << "Unexpected failure: " << e.what();
+      }
+      status = exit_runtime;
+    }
+    exit_status = status;
+    ioc.stop();
+  });
+  ioc.run();
+  return exit_status;
+}
+
+}  // namespace localproxy::tunnel
