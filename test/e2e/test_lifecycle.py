@@ -1,0 +1,187 @@
+"""Resets, reconnects, closes, rejections, signals, bounded memory, secrets."""
+import os
+import signal
+import socket
+import threading
+import time
+import unittest
+
+from harness import LOCALPROXY, Harness, Proc, echo_roundtrip, free_port, sha256
+
+
+class Lifecycle(Harness):
+    def setUp(self):
+        super().setUp()
+        self.start_service()
+
+    def test_destination_app_down_resets_only_that_connection(self):
+        echo = self.echo_server()
+        dead = free_port()
+        p1, p2 = free_port(), free_port()
+        src, dst, _ = self.start_pair(f"SSH={echo.port},WEB={dead}", f"SSH={p1},WEB={p2}", ["SSH", "WEB"])
+        alive = socket.create_connection(("127.0.0.1", p1), timeout=10)
+        alive.sendall(b"ping")
+        self.assertEqual(alive.recv(4), b"ping")
+        broken = socket.create_connection(("127.0.0.1", p2), timeout=10)
+        self.assertEqual(broken.recv(10), b"")  # reset after the retries
+        dst.wait_for(r"Giving up connecting")
+        alive.sendall(b"pong")
+        self.assertEqual(alive.recv(4), b"pong")
+        alive.close()
+        broken.close()
+
+    def test_websocket_drop_reconnects_and_new_connections_work(self):
+        echo = self.echo_server()
+        src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"])
+        s = socket.create_connection(("127.0.0.1", ports[0]), timeout=10)
+        s.sendall(b"x" * 1000)
+        self.assertEqual(len(s.recv(1000)), 1000)
+        mark = len(src.text())
+        status, _ = self.api("POST", f"/tunnels/{self.tunnel['tunnelId']}/drop?side=source")
+        self.assertEqual(status, 200)
+        self.assertEqual(s.recv(10), b"")  # local connections close with the WebSocket
+        src.wait_for(r"Successfully established websocket connection", timeout=15, after=mark)
+        data = os.urandom(500000)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.assertEqual(sha256(echo_roundtrip(ports[0], data, timeout=10)), sha256(data))
+                break
+            except (AssertionError, OSError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def test_session_reset_closes_connections_and_tunnel_goes_on(self):
+        echo = self.echo_server()
+        src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"])
+        s = socket.create_connection(("127.0.0.1", ports[0]), timeout=10)
+        s.sendall(b"abc")
+        self.assertEqual(s.recv(3), b"abc")
+        status, _ = self.api("POST", f"/tunnels/{self.tunnel['tunnelId']}/session-reset")
+        self.assertEqual(status, 200)
+        self.assertEqual(s.recv(10), b"")
+        data = os.urandom(100000)
+        self.assertEqual(sha256(echo_roundtrip(ports[0], data)), sha256(data))
+
+    def test_close_via_api_exits_zero(self):
+        echo = self.echo_server()
+        src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"])
+        status, _ = self.api("DELETE", f"/tunnels/{self.tunnel['tunnelId']}")
+        self.assertIn(status, (200, 204))
+        self.assertEqual(src.wait_exit(10), 0, src.tail())
+        self.assertEqual(dst.wait_exit(10), 0, dst.tail())
+
+    def test_rejected_token_exits_three_without_retrying(self):
+        self.open_tunnel(["SSH"])
+        p = self.start_proxy("source", ["-s", str(free_port())], "not-a-valid-token")
+        self.assertEqual(p.wait_exit(15), 3, p.tail())
+        self.assertIn("Not retrying", p.text())
+        self.assertEqual(p.text().count("Connection rejected"), 1)
+
+    def test_unreachable_service_gives_up_after_retry_budget(self):
+        settings = self.settings_file({"tunneling": {"proxy": {"websocket": {"connect_retry_count": 2}}}})
+        args = [LOCALPROXY, "-s", str(free_port()), "-e", f"ws://127.0.0.1:{free_port()}", "--settings-json", settings]
+        q = Proc("unreachable", args, self.dir, env={"AWSIOT_TUNNEL_ACCESS_TOKEN": "tok"})
+        self.procs.append(q)
+        self.assertEqual(q.wait_exit(20), 1, q.tail())
+        self.assertEqual(q.text().count("Reconnecting in"), 2)
+        self.assertIn("Giving up", q.text())
+
+    def test_sigterm_exits_zero_quickly(self):
+        echo = self.echo_server()
+        src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"])
+        s = socket.create_connection(("127.0.0.1", ports[0]), timeout=10)
+        s.sendall(b"abc")
+        self.assertEqual(s.recv(3), b"abc")
+        for p in (src, dst):
+            t0 = time.monotonic()
+            p.signal(signal.SIGTERM)
+            self.assertEqual(p.wait_exit(5), 0, p.tail())
+            self.assertLess(time.monotonic() - t0, 1.5)
+        s.close()
+
+    def test_tokens_absent_from_logs_at_trace(self):
+        echo = self.echo_server()
+        t = self.open_tunnel(["SSH"])
+        client_token = "c" * 20 + "-" + "0123456789abcdef"
+        dst = self.start_proxy("destination", ["-d", str(echo.port), "-i", client_token], t["destinationAccessToken"],
+                               verbose="6")
+        dst.wait_for(r"Successfully established websocket connection")
+        src = self.start_proxy("source", ["-s", str(free_port()), "-t", t["sourceAccessToken"]],
+                               t["sourceAccessToken"], verbose="6")
+        ports = self.wait_listening(src, 1)
+        data = os.urandom(10000)
+        self.assertEqual(sha256(echo_roundtrip(ports[0], data)), sha256(data))
+        for p, token in ((dst, t["destinationAccessToken"]), (src, t["sourceAccessToken"])):
+            text = p.text()
+            self.assertIn("[trace]", text)
+            self.assertNotIn(token, text)
+            self.assertNotIn(client_token, text)
+
+
+class Memory(Harness):
+    def setUp(self):
+        super().setUp()
+        self.start_service()
+
+    def test_slow_reader_keeps_memory_bounded_and_fast_connection_flows(self):
+        total = 96 * 1024 * 1024
+
+        def blast(conn):
+            chunk = os.urandom(65536)
+            sent = 0
+            while sent < total:
+                conn.sendall(chunk)
+                sent += len(chunk)
+
+        app = self.echo_server(handler=blast)
+        echo = self.echo_server()
+        p1, p2 = free_port(), free_port()
+        src, dst, _ = self.start_pair(f"BULK={app.port},ECHO={echo.port}", f"BULK={p1},ECHO={p2}", ["BULK", "ECHO"],
+                                      settings={"tunneling": {"proxy": {"tcp": {"stall_timeout_ms": 60000}}}})
+        slow = socket.create_connection(("127.0.0.1", p1), timeout=30)
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        received = 0
+        deadline = time.monotonic() + 60
+        while received < 24 * 1024 * 1024 and time.monotonic() < deadline:
+            b = slow.recv(65536)
+            if not b:
+                break
+            received += len(b)
+            time.sleep(0.002)  # slow but moving: about 30 MB/s at most
+            for p in (src, dst):
+                p.sample_rss()
+        self.assertGreaterEqual(received, 24 * 1024 * 1024)
+        data = os.urandom(50000)
+        self.assertEqual(sha256(echo_roundtrip(p2, data, timeout=20)), sha256(data))
+        slow.close()
+        for p in (src, dst):
+            p.sample_rss()
+            self.assertLess(p.peak_rss_kib, 16 * 1024, f"{p.name} peak RSS {p.peak_rss_kib} KiB")
+        self.assertNotIn("stopped reading", src.text())
+        print(f"peak RSS: source {src.peak_rss_kib} KiB, destination {dst.peak_rss_kib} KiB")
+
+    def test_stuck_reader_is_reset_and_others_keep_flowing(self):
+        def blast(conn):
+            chunk = b"z" * 65536
+            while True:
+                conn.sendall(chunk)
+
+        app = self.echo_server(handler=blast)
+        echo = self.echo_server()
+        p1, p2 = free_port(), free_port()
+        src, dst, _ = self.start_pair(f"BULK={app.port},ECHO={echo.port}", f"BULK={p1},ECHO={p2}", ["BULK", "ECHO"],
+                                      settings={"tunneling": {"proxy": {"tcp": {"stall_timeout_ms": 1500}}}})
+        stuck = socket.create_connection(("127.0.0.1", p1), timeout=30)
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        src.wait_for(r"stopped reading", timeout=20)
+        data = os.urandom(50000)
+        self.assertEqual(sha256(echo_roundtrip(p2, data, timeout=20)), sha256(data))
+        src.sample_rss()
+        self.assertLess(src.peak_rss_kib, 16 * 1024)
+        stuck.close()
+
+
+if __name__ == "__main__":
+    unittest.main()

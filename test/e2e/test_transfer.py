@@ -1,0 +1,115 @@
+"""Bytes through a real tunnel: V3/V2/V1, many services and connections, reframing, Unix sockets."""
+import os
+import socket
+import threading
+import unittest
+
+from harness import Harness, echo_roundtrip, free_port, sha256
+
+
+class Transfer(Harness):
+    def setUp(self):
+        super().setUp()
+        self.start_service()
+
+    def roundtrip_checked(self, port, size):
+        data = os.urandom(size)
+        back = echo_roundtrip(port, data)
+        self.assertEqual(len(back), len(data))
+        self.assertEqual(sha256(back), sha256(data))
+
+    def test_v3_transfer_both_ways(self):
+        echo = self.echo_server()
+        src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"])
+        self.roundtrip_checked(ports[0], 16 * 1024 * 1024)
+        dst.wait_for(r"Peer speaks protocol V3")
+
+    def test_download_from_destination(self):
+        payload = os.urandom(8 * 1024 * 1024)
+
+        def serve(conn):
+            conn.sendall(payload)
+            conn.shutdown(socket.SHUT_WR)
+
+        app = self.echo_server(handler=serve)
+        src, dst, ports = self.start_pair(str(app.port), str(free_port()), ["WEB"])
+        s = socket.create_connection(("127.0.0.1", ports[0]), timeout=30)
+        got = bytearray()
+        while True:
+            b = s.recv(262144)
+            if not b:
+                break
+            got.extend(b)
+        s.close()
+        self.assertEqual(sha256(bytes(got)), sha256(payload))
+
+    def test_v2_peer(self):
+        echo = self.echo_server()
+        src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"], src_extra=["-y", "V2"])
+        self.roundtrip_checked(ports[0], 4 * 1024 * 1024)
+        dst.wait_for(r"Peer speaks protocol V2")
+        # a second connection after the first ended opens a new stream
+        self.roundtrip_checked(ports[0], 100000)
+
+    def test_v1_peer(self):
+        echo = self.echo_server()
+        src, dst, ports = self.start_pair(str(echo.port), str(free_port()), ["SSH"], src_extra=["-y", "V1"])
+        self.roundtrip_checked(ports[0], 4 * 1024 * 1024)
+        dst.wait_for(r"Peer speaks protocol V1")
+
+    def test_v2_second_client_refused_first_unharmed(self):
+        echo = self.echo_server()
+        src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"], src_extra=["-y", "V2"])
+        first = socket.create_connection(("127.0.0.1", ports[0]), timeout=10)
+        first.sendall(b"hello")
+        self.assertEqual(first.recv(5), b"hello")
+        second = socket.create_connection(("127.0.0.1", ports[0]), timeout=10)
+        self.assertEqual(second.recv(10), b"")  # closed cleanly
+        src.wait_for(r"Refusing connection")
+        first.sendall(b"still here")
+        self.assertEqual(first.recv(10), b"still here")
+        first.close()
+        second.close()
+
+    def test_three_services_eight_connections_each_no_cross_talk(self):
+        echoes = [self.echo_server() for _ in range(3)]
+        names = ["SSH", "WEB", "RDP"]
+        dst_map = ",".join(f"{n}={e.port}" for n, e in zip(names, echoes))
+        ports = [free_port() for _ in names]
+        src_map = ",".join(f"{n}={p}" for n, p in zip(names, ports))
+        self.start_pair(dst_map, src_map, names)
+        results = {}
+
+        def one(i, port):
+            data = (f"conn-{i}-".encode() * 1000) + os.urandom(200000 + i * 1000)
+            results[i] = (sha256(data), sha256(echo_roundtrip(port, data)))
+
+        threads = [threading.Thread(target=one, args=(i, ports[i % 3])) for i in range(24)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(len(results), 24)
+        for i, (sent, got) in results.items():
+            self.assertEqual(sent, got, f"connection {i}")
+        self.assertEqual(sum(e.accepted for e in echoes), 24)
+
+    def test_reframing(self):
+        echo = self.echo_server()
+        src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"])
+        status, _ = self.api("POST", f"/tunnels/{self.tunnel['tunnelId']}/reframe?on=1")
+        self.assertEqual(status, 200)
+        self.roundtrip_checked(ports[0], 4 * 1024 * 1024)
+        for i in range(20):  # many small messages too
+            self.roundtrip_checked(ports[0], 1 + i * 37)
+
+    def test_unix_socket_destination(self):
+        path = os.path.join(self.dir, "app.sock")
+        self.echo_server(unix_path=path)
+        src, dst, ports = self.start_pair(f"SSH={path}", f"SSH={free_port()}", ["SSH"])
+        self.roundtrip_checked(ports[0], 1024 * 1024)
+        dst.wait_for(r"Connected to " + path)
+
+
+if __name__ == "__main__":
+    unittest.main()
