@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the demo.
+# Installs what is missing, builds, and runs the demo (scripts/demo.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --demo
 scripts/build.sh
-build/bin/localproxy --help
+python3 scripts/demo.py

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages localproxy needs to build and test, only those missing.
-# Usage: scripts/install-deps.sh [--test]   (--test adds the real peers the tests use)
+# Usage: scripts/install-deps.sh [--demo | --test]
+#   --demo adds python3 (the demo script); --test adds the test framework and the real peers.
 set -euo pipefail
 
 packages=(g++ cmake make pkg-config git ca-certificates
           libboost1.81-all-dev libssl-dev libprotobuf-dev protobuf-compiler)
-if [[ "${1:-}" == "--test" ]]; then
-  packages+=(libgtest-dev openssl socat tinyproxy openssh-server openssh-client python3 procps)
-fi
+case "${1:-}" in
+  --demo) packages+=(python3) ;;
+  --test) packages+=(python3 libgtest-dev openssl socat tinyproxy openssh-server openssh-client procps) ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
