@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -91,7 +92,10 @@ def main():
         children.append(dst)
         dst.wait_for(r"Successfully established websocket connection")
         say("destination localproxy connected (the device side)")
-        src = Child("source", [os.path.join(BIN, "localproxy"), "-s", "WEB=0"] + common, work,
+        with socket.socket() as probe:  # a free port for the operator's side
+            probe.bind(("127.0.0.1", 0))
+            free = probe.getsockname()[1]
+        src = Child("source", [os.path.join(BIN, "localproxy"), "-s", f"WEB={free}"] + common, work,
                     {"AWSIOT_TUNNEL_ACCESS_TOKEN": tunnel["sourceAccessToken"]})
         children.append(src)
         local = int(src.wait_for(r"Listening for new connection on port (\d+)").group(1))
