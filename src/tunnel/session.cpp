@@ -200,6 +200,15 @@ void tunnel_session::on_service_ids(const protocol::message_view& m) {
 }
 
 void tunnel_session::apply_services(const std::optional<std::vector<std::string>>& ids) {
+  if (context_.services_unchanged(ids)) {
+    services_known_ = true;
+    context_.session_ready();
+    return;
+  }
+  // New services replace the table's entries: no connection may outlive the entry it points to.
+  for (auto& [key, connection] : connections_) connection->abort();
+  connections_.clear();
+  congested_.clear();
   try {
     context_.apply_services(ids);
   } catch (const mapping_error& e) {

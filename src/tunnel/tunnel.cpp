@@ -103,7 +103,7 @@ tunnel_context::tunnel_context(asio::io_context& ioc, const config::options& opt
 tunnel_context::~tunnel_context() = default;
 
 void tunnel_context::apply_services(const std::optional<std::vector<std::string>>& ids) {
-  if (services_applied_ && ids == service_ids_) return;  // a repeated SERVICE_IDS changes nothing
+  if (services_unchanged(ids)) return;
   auto plan = plan_services(opts_.mode, opts_.mappings, ids);
   for (const auto& w : plan.warnings) LP_LOG(warning) << w;
   if (services_applied_) LP_LOG(warning) << "The tunnel's services changed; applying the new list";

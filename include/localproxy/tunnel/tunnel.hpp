@@ -48,6 +48,10 @@ class tunnel_context {
 
   // Called by the session with what SERVICE_IDS said (nullopt: none came). Throws mapping_error.
   void apply_services(const std::optional<std::vector<std::string>>& ids);
+  // True when apply_services(ids) would change nothing (a repeated, identical SERVICE_IDS).
+  [[nodiscard]] bool services_unchanged(const std::optional<std::vector<std::string>>& ids) const {
+    return services_applied_ && ids == service_ids_;
+  }
   void session_ready() { ready_.notify(); }
 
  private:
