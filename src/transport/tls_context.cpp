@@ -1,0 +1,57 @@
+#include "tls_context.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ssl/error.hpp>
+
+#include "localproxy/log/log.hpp"
+
+namespace localproxy::transport {
+
+namespace ssl = boost::asio::ssl;
+
+std::shared_ptr<ssl::context> make_tls_context(const tls_options& options) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+  boost::system::error_code ec;
+  ctx->set_default_verify_paths(ec);
+  if (ec) LP_LOG(warning) << "Cannot load the system CA store: " << ec.message();
+  if (!options.capath.empty() &&
+      SSL_CTX_load_verify_locations(ctx->native_handle(), nullptr, options.capath.c_str()) != 1)
+    LP_LOG(warning) << "Cannot use CA directory " << options.capath;
+  ctx->set_verify_mode(options.verify ? ssl::verify_peer : ssl::verify_none);
+  return ctx;
+}
+
+boost::system::error_code prepare_tls_client(SSL* ssl_handle, const std::string& host, bool verify) {
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(host, ec);
+  const bool literal = !ec;
+  if (!literal && SSL_set_tlsext_host_name(ssl_handle, host.c_str()) != 1)
+    return {static_cast<int>(ERR_get_error()), boost::asio::error::get_ssl_category()};
+  if (!verify) return {};
+  // OpenSSL checks the name (or address) during the handshake, against the SANs.
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl_handle);
+  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  const int ok = literal ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str())
+                         : X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
+  if (ok != 1) return {static_cast<int>(ERR_get_error()), boost::asio::error::get_ssl_category()};
+  (void)address;
+  return {};
+}
+
+std::string tls_error_text(const boost::system::error_code& ec) {
+  std::string text = ec.message();
+  if (ec.category() == boost::asio::error::get_ssl_category()) {
+    char buf[256];
+    ERR_error_string_n(static_cast<unsigned long>(ec.value()), buf, sizeof buf);
+    text = buf;
+  }
+  return text;
+}
+
+}  // namespace localproxy::transport

@@ -1,0 +1,145 @@
+// connect_websocket: the steps in order: TCP connect, CONNECT through a web proxy (TLS to it
+// first for https://), TLS to the service, WebSocket upgrade. Each step is bounded.
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include "http_connect.hpp"
+#include "localproxy/log/log.hpp"
+#include "localproxy/transport/tcp_connect.hpp"
+#include "tls_context.hpp"
+#include "websocket_connection_impl.hpp"
+
+namespace localproxy::transport {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+// asio's ssl::stream (not beast::ssl_stream) because it nests: TLS to the service inside TLS to
+// an https web proxy.
+using tls_stream = asio::ssl::stream<beast::tcp_stream>;
+
+namespace {
+
+template <class Stream>
+asio::awaitable<bool> tls_handshake(Stream& stream, const std::string& host, const websocket_target& t,
+                                    const char* what, connect_failure& failure) {
+  if (auto ec = prepare_tls_client(stream.native_handle(), host, t.tls_settings.verify)) {
+    failure = {failure_kind::tls, 0, {}, std::string("TLS set-up for ") + what + " failed: " + tls_error_text(ec)};
+    co_return false;
+  }
+  beast::get_lowest_layer(stream).expires_after(t.step_timeout);
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
+  beast::get_lowest_layer(stream).expires_never();
+  if (ec == beast::error::timeout) {
+    failure = {failure_kind::timeout, 0, {}, std::string("TLS handshake with ") + what + " timed out"};
+    co_return false;
+  }
+  if (ec) {
+    failure = {failure_kind::tls, 0, {}, std::string("TLS handshake with ") + what + " failed: " + tls_error_text(ec)};
+    co_return false;
+  }
+  co_return true;
+}
+
+std::string host_header(const websocket_target& t) {
+  const bool default_port = t.port == (t.tls ? 443 : 80);
+  return default_port ? (t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host) : authority(t.host, t.port);
+}
+
+void classify_upgrade_failure(const boost::system::error_code& ec, const websocket::response_type& res,
+                              const websocket_target& t, connect_failure& failure) {
+  const int status = static_cast<int>(res.result_int());
+  std::string body = res.body().substr(0, 200);
+  for (auto& c : body)
+    if (c == '\n' || c == '\r') c = ' ';
+  failure.http_status = status;
+  failure.channel_id = std::string(res["channel-id"]);
+  if (ec == beast::error::timeout) {
+    failure.kind = failure_kind::timeout;
+    failure.message = "WebSocket upgrade timed out after " + std::to_string(t.step_timeout.count()) + " ms";
+  } else if (status >= 400 && status < 500) {
+    failure.kind = failure_kind::http_rejected;
+    failure.message = "the service answered " + std::to_string(status) + (body.empty() ? "" : ": " + body);
+  } else if (status != 0) {
+    failure.kind = failure_kind::http_server;
+    failure.message = "the service answered " + std::to_string(status) + (body.empty() ? "" : ": " + body);
+  } else {
+    failure.kind = failure_kind::network;
+    failure.message = "WebSocket upgrade failed: " + ec.message();
+  }
+}
+
+template <class Stream>
+asio::awaitable<std::unique_ptr<websocket_connection>> upgrade(Stream stream, std::shared_ptr<asio::ssl::context> tls,
+                                                               const websocket_target& t, connect_failure& failure) {
+  websocket::stream<Stream> ws(std::move(stream));
+  beast::get_lowest_layer(ws).expires_never();
+  websocket::stream_base::timeout timeouts{};
+  timeouts.handshake_timeout = t.step_timeout;
+  timeouts.idle_timeout = websocket::stream_base::none();
+  timeouts.keep_alive_pings = false;
+  ws.set_option(timeouts);
+  ws.set_option(websocket::stream_base::decorator([&t](websocket::request_type& req) {
+    for (const auto& [name, value] : t.headers) req.set(name, value);
+    req.set(beast::http::field::sec_websocket_protocol, t.subprotocol);
+    req.set(beast::http::field::user_agent, t.user_agent);
+  }));
+  ws.read_message_max(t.max_message_size);
+  ws.binary(true);
+  ws.auto_fragment(false);
+  websocket::response_type res;
+  auto [ec] = co_await ws.async_handshake(res, host_header(t), t.target, asio::as_tuple(asio::use_awaitable));
+  if (ec) {
+    classify_upgrade_failure(ec, res, t, failure);
+    co_return nullptr;
+  }
+  const std::string selected(res[beast::http::field::sec_websocket_protocol]);
+  if (selected != t.subprotocol) {
+    failure = {failure_kind::bad_response, static_cast<int>(res.result_int()), std::string(res["channel-id"]),
+               "the service selected subprotocol '" + selected + "' instead of '" + t.subprotocol + "'"};
+    co_return nullptr;
+  }
+  co_return std::make_unique<websocket_connection_impl<Stream>>(std::move(ws), std::move(tls),
+                                                                std::string(res["channel-id"]), selected);
+}
+
+// TLS to the service (when wss) and the upgrade, over whatever the stream is by now.
+template <class Stream>
+asio::awaitable<std::unique_ptr<websocket_connection>> to_service(Stream stream, std::shared_ptr<asio::ssl::context> tls,
+                                                                  const websocket_target& t, connect_failure& failure) {
+  if (!t.tls) co_return co_await upgrade(std::move(stream), tls, t, failure);
+  asio::ssl::stream<Stream> secured(std::move(stream), *tls);
+  if (!co_await tls_handshake(secured, t.host, t, "the service", failure)) co_return nullptr;
+  co_return co_await upgrade(std::move(secured), tls, t, failure);
+}
+
+}  // namespace
+
+asio::awaitable<std::unique_ptr<websocket_connection>> connect_websocket(const websocket_target& t,
+                                                                          connect_failure& failure) {
+  auto ex = co_await asio::this_coro::executor;
+  const auto& dial_host = t.proxy ? t.proxy->host : t.host;
+  const auto dial_port = t.proxy ? t.proxy->port : t.port;
+  if (t.proxy) LP_LOG(info) << "Using web proxy " << authority(dial_host, dial_port) << (t.proxy->tls ? " (https)" : "");
+  asio::ip::tcp::socket socket(ex);
+  if (auto ec = co_await connect_tcp(socket, dial_host, dial_port, t.step_timeout)) {
+    failure = {ec == asio::error::timed_out ? failure_kind::timeout : failure_kind::network, 0, {},
+               "cannot connect to " + std::string(t.proxy ? "web proxy " : "") + authority(dial_host, dial_port) + ": " +
+                   ec.message()};
+    co_return nullptr;
+  }
+  auto tls = make_tls_context(t.tls_settings);
+  beast::tcp_stream tcp(std::move(socket));
+  if (t.proxy && t.proxy->tls) {
+    tls_stream to_proxy(std::move(tcp), *tls);
+    if (!co_await tls_handshake(to_proxy, t.proxy->host, t, "the web proxy", failure)) co_return nullptr;
+    if (!co_await http_connect(to_proxy, t, failure)) co_return nullptr;
+    co_return co_await to_service(std::move(to_proxy), tls, t, failure);
+  }
+  if (t.proxy && !co_await http_connect(tcp, t, failure)) co_return nullptr;
+  co_return co_await to_service(std::move(tcp), tls, t, failure);
+}
+
+}  // namespace localproxy::transport

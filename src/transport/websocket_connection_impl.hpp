@@ -1,0 +1,97 @@
+#pragma once
+// websocket_connection over a concrete Beast stream type (plain, TLS, or TLS inside TLS).
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include "localproxy/transport/websocket.hpp"
+
+namespace localproxy::transport {
+
+template <class Stream>
+class websocket_connection_impl final : public websocket_connection {
+ public:
+  using ws_type = boost::beast::websocket::stream<Stream>;
+
+  websocket_connection_impl(ws_type ws, std::shared_ptr<boost::asio::ssl::context> tls, std::string channel_id,
+                            std::string subprotocol)
+      : ws_(std::move(ws)), tls_(std::move(tls)), channel_id_(std::move(channel_id)), subprotocol_(std::move(subprotocol)) {}
+
+  boost::asio::awaitable<boost::system::error_code> read(std::vector<std::uint8_t>& message) override {
+    namespace asio = boost::asio;
+    message.clear();
+    auto buffer = asio::dynamic_buffer(message);
+    auto [ec, n] = co_await ws_.async_read(buffer, asio::as_tuple(asio::use_awaitable));
+    if (ec == boost::beast::websocket::error::closed) peer_closed_ = true;
+    if (!ec && !ws_.got_binary()) co_return make_error_code(boost::system::errc::protocol_error);
+    (void)n;
+    co_return ec;
+  }
+
+  boost::asio::awaitable<boost::system::error_code> write(std::span<const boost::asio::const_buffer> buffers) override {
+    auto [ec, n] = co_await ws_.async_write(buffers, boost::asio::as_tuple(boost::asio::use_awaitable));
+    (void)n;
+    co_return ec;
+  }
+
+  boost::asio::awaitable<boost::system::error_code> ping(std::string_view payload) override {
+    boost::beast::websocket::ping_data data;
+    data.assign(payload.data(), std::min(payload.size(), data.max_size()));
+    auto [ec] = co_await ws_.async_ping(data, boost::asio::as_tuple(boost::asio::use_awaitable));
+    co_return ec;
+  }
+
+  void on_control(std::function<void(control_frame, std::string_view)> callback) override {
+    ws_.control_callback([cb = std::move(callback)](boost::beast::websocket::frame_type kind, boost::beast::string_view payload) {
+      const auto k = kind == boost::beast::websocket::frame_type::ping   ? control_frame::ping
+                     : kind == boost::beast::websocket::frame_type::pong ? control_frame::pong
+                                                                          : control_frame::close;
+      cb(k, std::string_view(payload.data(), payload.size()));
+    });
+  }
+
+  boost::asio::awaitable<void> close() override {
+    namespace asio = boost::asio;
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer limit(ws_.get_executor(), std::chrono::milliseconds(500));
+    if (ws_.is_open())
+      co_await (ws_.async_close(boost::beast::websocket::close_code::normal, asio::as_tuple(asio::use_awaitable)) ||
+                limit.async_wait(asio::as_tuple(asio::use_awaitable)));
+    abort();
+  }
+
+  void abort() noexcept override {
+    boost::system::error_code ignored;
+    boost::beast::get_lowest_layer(ws_).socket().shutdown(boost::asio::socket_base::shutdown_both, ignored);
+    boost::beast::get_lowest_layer(ws_).socket().close(ignored);
+  }
+
+  [[nodiscard]] const std::string& channel_id() const noexcept override { return channel_id_; }
+  [[nodiscard]] const std::string& subprotocol() const noexcept override { return subprotocol_; }
+  [[nodiscard]] close_info closed_by_peer() const override {
+    close_info info;
+    info.received = peer_closed_;
+    info.code = static_cast<std::uint16_t>(ws_.reason().code);
+    info.reason = std::string(ws_.reason().reason.data(), ws_.reason().reason.size());
+    return info;
+  }
+
+ private:
+  ws_type ws_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;  // outlives the stream that uses it
+  std::string channel_id_;
+  std::string subprotocol_;
+  bool peer_closed_ = false;
+};
+
+}  // namespace localproxy::transport
