@@ -2,21 +2,15 @@
 // Turns argv + environment into options, or into a usage error (one line, exit status 2).
 #include <functional>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "localproxy/config/options.hpp"
+#include "localproxy/config/settings_json.hpp"  // export_settings, which main calls
+#include "localproxy/config/usage_error.hpp"
 
 namespace localproxy::config {
-
-// Thrown for every bad input; what() is one line naming the option (or file and line) and what
-// is expected.
-class usage_error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 using environment = std::function<std::optional<std::string>(std::string_view name)>;
 [[nodiscard]] environment process_environment();
@@ -24,10 +18,12 @@ using environment = std::function<std::optional<std::string>(std::string_view na
 struct parse_result {
   enum class action { run, help, version, export_settings } what = action::run;
   options opts;                        // complete and validated when what == run
-  std::string text;                    // help text, or the version line
+  std::string text;                    // help text, or the version line (each ends in a newline)
+  std::string export_path;             // the file to write when what == export_settings
   std::vector<std::string> warnings;   // to log once logging is set up (e.g. -t on the command line)
 };
 
+// Order of precedence: command line > --config file > environment > defaults.
 // Never logs: main logs the warnings once it has set up logging from opts.verbosity.
 [[nodiscard]] parse_result parse_command_line(int argc, const char* const argv[], const environment& env);
 

@@ -10,16 +10,19 @@ namespace localproxy::config {
 
 struct settings {
   std::string default_bind_address = "localhost";
+  std::string endpoint_format = "data.tunneling.iot.%s.amazonaws.com";  // %s = region
 
   // message.*
   std::size_t data_length_size = 2;
   std::size_t max_payload_size = 64512;
   std::size_t max_message_size = 65536;  // message.max_size
+  std::size_t data_frame_max_size = 65538;  // message.data_frame_max_size (the reference's; checked only)
 
   // tcp.*
   int connection_retry_count = 5;
   std::uint32_t connection_retry_delay_ms = 2500;
   std::size_t tcp_read_buffer_size = 131076;       // tcp.read_buffer_size
+  std::size_t tcp_write_buffer_size = 131076;      // tcp.write_buffer_size
   std::size_t max_active_connections = 128;
   std::uint32_t tcp_connect_timeout_ms = 10000;    // tcp.connect_timeout_ms (ours): one local connect attempt
   std::size_t connection_buffer_size = 131072;     // tcp.connection_buffer_size (ours): per-connection queue, each way
@@ -43,8 +46,10 @@ struct settings {
 
   std::uint32_t status_period_ms = 60000;           // status_period_ms (ours): 0 disables the status line
 
-  // region -> endpoint host (merged over the built-in defaults)
-  std::map<std::string, std::string> region_endpoint_overrides;
+  // region -> endpoint host; a settings file merges over these
+  std::map<std::string, std::string> region_endpoint_overrides = {
+      {"cn-north-1", "data.tunneling.iot.cn-north-1.amazonaws.com.cn"},
+      {"cn-northwest-1", "data.tunneling.iot.cn-northwest-1.amazonaws.com.cn"}};
 
   bool operator==(const settings&) const = default;
 };

@@ -1,0 +1,130 @@
+// argv (+ --config file + environment) -> parse_result. Boost.Program_options only splits argv;
+// every value is a string checked by our own code, so no Boost message can quote a secret.
+#include "localproxy/config/command_line.hpp"
+
+#include <boost/program_options.hpp>
+
+#include "layers.hpp"
+#include "localproxy/config/settings_json.hpp"
+#include "localproxy/version.hpp"
+#include "option_table.hpp"
+
+namespace localproxy::config {
+namespace {
+
+namespace po = boost::program_options;
+
+po::options_description describe() {
+  po::options_description d;
+  for (const auto& o : option_table::all()) {
+    std::string spec(o.name);
+    if (o.short_name) {
+      spec += ',';
+      spec += o.short_name;
+    }
+    if (o.arg.empty())
+      d.add_options()(spec.c_str(), "");
+    else if (o.repeatable)
+      d.add_options()(spec.c_str(), po::value<std::vector<std::string>>(), "");
+    else
+      d.add_options()(spec.c_str(), po::value<std::string>(), "");
+  }
+  return d;
+}
+
+std::string first_line(std::string s) { return s.substr(0, s.find('\n')); }
+
+// Boost's messages name the option but not always in our words; never pass on the raw text of an
+// unrecognised argument, which could be a token typed in the wrong place.
+[[noreturn]] void translate(const po::error& e) {
+  if (const auto* m = dynamic_cast<const po::multiple_occurrences*>(&e))
+    throw usage_error(m->get_option_name() + ": given more than once");
+  if (const auto* u = dynamic_cast<const po::unknown_option*>(&e)) {
+    const auto name = u->get_option_name();
+    throw usage_error("unknown option " + name.substr(0, name.find('=')) + " (see --help)");
+  }
+  if (dynamic_cast<const po::too_many_positional_options_error*>(&e))
+    throw usage_error("unexpected argument without an option name (every value needs its option, see --help)");
+  throw usage_error(first_line(e.what()));
+}
+
+po::variables_map parse_argv(int argc, const char* const argv[]) {
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(describe()).run(), vm);
+  } catch (const po::error& e) {
+    translate(e);
+  }
+  return vm;
+}
+
+layer cli_layer(const po::variables_map& vm) {
+  layer out;
+  for (const auto& o : option_table::all()) {
+    const std::string name(o.name);
+    if (!vm.count(name)) continue;
+    const auto what = option_table::display(name);
+    if (o.arg.empty())
+      out.add(name, "true", what);
+    else if (o.repeatable)
+      for (const auto& v : vm[name].as<std::vector<std::string>>()) out.add(name, v, what);
+    else
+      out.add(name, vm[name].as<std::string>(), what);
+  }
+  return out;
+}
+
+parse_result resolve(const layers& in, const environment& env) {
+  parse_result result;
+  auto& opts = result.opts;
+  if (const auto* v = in.pick("settings-json")) load_settings(v->value, opts.tunables);
+  resolve_mode_and_mappings(in, opts, result.warnings);
+  resolve_local(in, opts);
+  resolve_endpoint(in, opts, result.warnings);
+  resolve_tokens(in, opts, result.warnings);
+  resolve_web_proxy(in, env, opts, result.warnings);
+  return result;
+}
+
+parse_result parse(int argc, const char* const argv[], const environment& env) {
+  const auto vm = parse_argv(argc, argv);
+  parse_result result;
+  if (vm.count("help")) {
+    result.what = parse_result::action::help;
+    result.text = option_table::help_text();
+    return result;
+  }
+  if (vm.count("version")) {
+    result.what = parse_result::action::version;
+    result.text = std::string("localproxy ") + localproxy::version + "\n";
+    return result;
+  }
+  if (vm.count("export-default-settings")) {
+    result.what = parse_result::action::export_settings;
+    result.export_path = vm["export-default-settings"].as<std::string>();
+    if (result.export_path.empty()) throw usage_error("--export-default-settings: expected a file name");
+    return result;
+  }
+  layers in;
+  in.cli = cli_layer(vm);
+  if (const auto* config = in.cli.get("config")) in.file = read_config_layer(config->value);
+  in.env = environment_layer(env);
+  return resolve(in, env);
+}
+
+}  // namespace
+
+parse_result parse_command_line(int argc, const char* const argv[], const environment& env) {
+  try {
+    return parse(argc, argv, env);
+  } catch (const usage_error&) {
+    throw;
+  } catch (const po::error& e) {
+    translate(e);
+  } catch (const std::exception& e) {
+    // Not expected; still one line, and still exit status 2 rather than a crash.
+    throw usage_error("cannot read the configuration: " + first_line(e.what()));
+  }
+}
+
+}  // namespace localproxy::config

@@ -1,0 +1,46 @@
+// Tokens and the options that only concern this machine: logging, bind address, CAs, -y.
+#include <filesystem>
+
+#include "layers.hpp"
+#include "localproxy/config/validation.hpp"
+
+namespace localproxy::config {
+
+void resolve_tokens(const layers& in, options& out, std::vector<std::string>& warnings) {
+  const auto* token = in.pick("access-token");
+  if (!token)
+    throw usage_error("access token: none given (set AWSIOT_TUNNEL_ACCESS_TOKEN, or use -t/--access-token)");
+  check_access_token(token->value, token->what);
+  out.access_token = token->value;
+  if (in.cli.has("access-token"))
+    warnings.push_back("-t/--access-token: a token on the command line is visible to other users of this machine; "
+                       "set AWSIOT_TUNNEL_ACCESS_TOKEN instead");
+  if (const auto* client = in.pick("client-token")) {
+    check_client_token(client->value, client->what);
+    out.client_token = client->value;
+  }
+}
+
+void resolve_local(const layers& in, options& out) {
+  if (const auto* v = in.pick("verbose")) out.verbosity = static_cast<int>(parse_integer(v->value, 0, 255, v->what));
+  if (const auto* b = in.pick("local-bind-address")) {
+    for (char c : b->value)
+      if (static_cast<unsigned char>(c) <= 0x20) throw usage_error(b->what + ": expected an address or host name");
+    if (b->value.empty()) throw usage_error(b->what + ": expected an address or host name");
+    out.bind_address = b->value;
+  }
+  if (const auto* c = in.pick("capath")) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(c->value, ec)) throw usage_error(c->what + ": " + c->value + " is not a directory");
+    out.capath = c->value;
+  }
+  if (const auto* k = in.pick("no-ssl-host-verify")) out.verify_ssl = k->value != "true";
+  if (const auto* y = in.pick("destination-client-type")) {
+    if (out.mode != proxy_mode::source) throw usage_error(y->what + ": only valid in source mode");
+    if (y->value == "V1" || y->value == "v1") out.destination_client_type = 1;
+    else if (y->value == "V2" || y->value == "v2") out.destination_client_type = 2;
+    else throw usage_error(y->what + ": expected V1 or V2");
+  }
+}
+
+}  // namespace localproxy::config
