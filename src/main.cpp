@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   try {
     return run(argc, argv);
   } catch (const localproxy::config::usage_error& e) {
-    std::cerr << "localproxy: " << e.what() << "\n(see localproxy --help)\n";
+    std::cerr << "localproxy: " << e.what() << "\n";
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "localproxy: " << e.what() << "\n";
