@@ -43,15 +43,20 @@ std::string first_line(std::string s) { return s.substr(0, s.find('\n')); }
     const auto name = u->get_option_name();
     throw usage_error("unknown option " + name.substr(0, name.find('=')) + " (see --help)");
   }
-  if (dynamic_cast<const po::too_many_positional_options_error*>(&e))
-    throw usage_error("unexpected argument without an option name (every value needs its option, see --help)");
   throw usage_error(first_line(e.what()));
 }
 
 po::variables_map parse_argv(int argc, const char* const argv[]) {
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(describe()).run(), vm);
+    const auto description = describe();  // `parsed` points into it
+    const auto parsed = po::command_line_parser(argc, argv).options(description).run();
+    // Boost keeps arguments without an option name and store() drops them silently; a value
+    // with no option is almost always a mistake (and may be a token: never quote it).
+    for (const auto& o : parsed.options)
+      if (o.string_key.empty())
+        throw usage_error("unexpected argument without an option name (every value needs its option, see --help)");
+    po::store(parsed, vm);
   } catch (const po::error& e) {
     translate(e);
   }

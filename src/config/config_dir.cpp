@@ -42,7 +42,7 @@ std::vector<service_mapping> read_config_dir(const std::string& dir, proxy_mode 
   std::set<std::string> seen;
   for (const auto& file : regular_files_below(dir)) {
     for (const auto& entry : read_key_value_file(file)) {
-      const auto where = file + " line " + std::to_string(entry.line);
+      const auto where = "config file " + file + " line " + std::to_string(entry.line);
       check_service_id(entry.key, where);
       auto m = parse_mapping_target(entry.value, mode, where);
       m.service_id = entry.key;

@@ -17,7 +17,7 @@ std::vector<config_entry> read_key_value_file(const std::string& path) {
   for (std::size_t number = 1; std::getline(in, raw); ++number) {
     const auto line = text::trim(raw);
     if (line.empty() || line.front() == '#' || line.front() == ';') continue;
-    const auto where = path + " line " + std::to_string(number);
+    const auto where = "config file " + path + " line " + std::to_string(number);
     if (line.front() == '[')
       throw usage_error(where + ": sections are not supported (expected KEY = VALUE)");
     const auto eq = line.find('=');

@@ -1,0 +1,156 @@
+#include "config_test_support.hpp"
+
+#include "localproxy/version.hpp"
+
+using namespace config_test;
+using cfg::parse_result;
+using cfg::proxy_mode;
+using cfg::service_mapping;
+
+namespace {
+service_mapping mapping(std::string id, std::string host, std::uint16_t port, std::string unix_path = "") {
+  return service_mapping{std::move(id), std::move(host), port, std::move(unix_path)};
+}
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+}  // namespace
+
+TEST(CommandLine, MinimalSourceWithEverythingDefaulted) {
+  const auto r = parse({"-r", "us-east-1", "-s", "5555"});
+  ASSERT_EQ(r.what, parse_result::action::run);
+  EXPECT_EQ(r.opts.mode, proxy_mode::source);
+  EXPECT_EQ(r.opts.access_token, "env-access-token");
+  EXPECT_EQ(r.opts.region, "us-east-1");
+  EXPECT_EQ(r.opts.endpoint.host, "data.tunneling.iot.us-east-1.amazonaws.com");
+  EXPECT_EQ(r.opts.endpoint.port, 443);
+  EXPECT_TRUE(r.opts.endpoint.tls);
+  EXPECT_EQ(r.opts.mappings, std::vector{mapping("", "", 5555)});
+  EXPECT_EQ(r.opts.verbosity, 4);
+  EXPECT_TRUE(r.opts.verify_ssl);
+  EXPECT_EQ(r.opts.destination_client_type, 3);
+  EXPECT_FALSE(r.opts.proxy);
+  EXPECT_TRUE(r.warnings.empty());
+  EXPECT_EQ(r.opts.tunables, cfg::settings{});
+}
+
+TEST(CommandLine, LongOptionsAndEveryLocalOption) {
+  temp_dir ca;
+  const auto r = parse({"--region", "eu-west-1", "--destination-app", "SSH1=22", "--client-token",
+                        "0123456789abcdef0123456789abcdef", "--local-bind-address", "0.0.0.0", "--capath",
+                        ca.path().string(), "--no-ssl-host-verify", "--verbose", "6"});
+  EXPECT_EQ(r.opts.mode, proxy_mode::destination);
+  EXPECT_EQ(r.opts.client_token, "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(r.opts.bind_address, "0.0.0.0");
+  EXPECT_EQ(r.opts.capath, ca.path().string());
+  EXPECT_FALSE(r.opts.verify_ssl);
+  EXPECT_EQ(r.opts.verbosity, 6);
+}
+
+TEST(CommandLine, ShortOptions) {
+  temp_dir ca;
+  const auto r = parse({"-r", "eu-west-1", "-d", "22", "-i", std::string(40, 'a'), "-b", "::1", "-c",
+                        ca.path().string(), "-k", "-v", "255", "-t", "cli-token"});
+  EXPECT_EQ(r.opts.client_token, std::string(40, 'a'));
+  EXPECT_EQ(r.opts.bind_address, "::1");
+  EXPECT_FALSE(r.opts.verify_ssl);
+  EXPECT_EQ(r.opts.verbosity, 255);
+  EXPECT_EQ(r.opts.access_token, "cli-token");
+}
+
+TEST(CommandLine, HelpListsEveryOptionAndSkipsValidation) {
+  const auto r = parse({"--help"}, {});
+  ASSERT_EQ(r.what, parse_result::action::help);
+  for (const char* o : {"--help", "--version", "--access-token", "--client-token", "--proxy-endpoint", "--region",
+                        "--source-listen-port", "--destination-app", "--local-bind-address", "--capath",
+                        "--no-ssl-host-verify", "--export-default-settings", "--settings-json", "--config",
+                        "--verbose", "--mode", "--destination-client-type", "--config-dir", "--web-proxy"})
+    EXPECT_TRUE(contains(r.text, o)) << o;
+  EXPECT_TRUE(r.text.starts_with("Usage: localproxy"));
+  EXPECT_EQ(parse({"-h"}, {}).what, parse_result::action::help);
+}
+
+TEST(CommandLine, VersionSkipsValidation) {
+  for (const char* flag : {"--version", "-V"}) {
+    const auto r = parse({flag, "-r", "NOT A REGION"}, {});
+    ASSERT_EQ(r.what, parse_result::action::version);
+    EXPECT_EQ(r.text, std::string("localproxy ") + localproxy::version + "\n");
+  }
+}
+
+TEST(CommandLine, ExportDefaultSettingsNeedsNothingElse) {
+  const auto r = parse({"--export-default-settings", "/tmp/out.json"}, {});
+  ASSERT_EQ(r.what, parse_result::action::export_settings);
+  EXPECT_EQ(r.export_path, "/tmp/out.json");
+}
+
+TEST(CommandLine, VerboseRangeIsChecked) {
+  EXPECT_EQ(parse({"-r", "us-east-1", "-s", "1", "-v", "0"}).opts.verbosity, 0);
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-s", "1", "-v", "256"}), "-v/--verbose: expected an integer from 0 to 255"));
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-s", "1", "-v", "-1"}), "-v/--verbose"));
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-s", "1", "-v", "loud"}), "-v/--verbose"));
+}
+
+TEST(CommandLine, ModeOption) {
+  temp_dir dir;
+  dir.write("m", "SSH1 = 22\n");
+  for (const char* m : {"src", "source"})
+    EXPECT_EQ(parse({"-r", "us-east-1", "-m", m, "--config-dir", dir.path().string()}).opts.mode, proxy_mode::source);
+  for (const char* m : {"dst", "destination"})
+    EXPECT_EQ(parse({"-r", "us-east-1", "-m", m, "--config-dir", dir.path().string()}).opts.mode,
+              proxy_mode::destination);
+  EXPECT_EQ(parse({"-r", "us-east-1", "-m", "src", "-s", "5555"}).opts.mode, proxy_mode::source);
+  EXPECT_EQ(parse({"-r", "us-east-1", "-m", "dst", "-d", "22"}).opts.mode, proxy_mode::destination);
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-m", "both", "-s", "1"}), "-m/--mode: expected src, source, dst or destination"));
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-m", "dst", "-s", "1"}), "-m/--mode: says destination"));
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-m", "src", "-d", "22"}), "-m/--mode: says source"));
+}
+
+TEST(CommandLine, ExactlyOneMode) {
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1"}), "-s/--source-listen-port, -d/--destination-app or -m/--mode"));
+  const auto both = error_of({"-r", "us-east-1", "-s", "1", "-d", "22"});
+  EXPECT_TRUE(contains(both, "-s/--source-listen-port and -d/--destination-app")) << both;
+}
+
+TEST(CommandLine, ModeAloneNeedsMappingsFromSomewhere) {
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-m", "dst"}), "-d/--destination-app: at least one mapping"));
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-m", "src"}), "-s/--source-listen-port: at least one mapping"));
+}
+
+TEST(CommandLine, RepeatedMappingOptionsAccumulate) {
+  const auto r = parse({"-r", "us-east-1", "-s", "SSH1=5555", "-s", "WEB=8080, RDP=3389"});
+  EXPECT_EQ(r.opts.mappings,
+            (std::vector{mapping("SSH1", "", 5555), mapping("WEB", "", 8080), mapping("RDP", "", 3389)}));
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-s", "SSH1=5555", "-s", "SSH1=6666"}), "SSH1 is mapped twice"));
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-s", "5555", "-s", "6666"}), "-s/--source-listen-port"));
+}
+
+TEST(CommandLine, DestinationClientType) {
+  EXPECT_EQ(parse({"-r", "us-east-1", "-s", "1", "-y", "V1"}).opts.destination_client_type, 1);
+  EXPECT_EQ(parse({"-r", "us-east-1", "-s", "1", "--destination-client-type", "V2"}).opts.destination_client_type, 2);
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-s", "1", "-y", "V7"}), "-y/--destination-client-type: expected V1 or V2"));
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-d", "22", "-y", "V1"}),
+                       "-y/--destination-client-type: only valid in source mode"));
+}
+
+TEST(CommandLine, CapathMustBeADirectory) {
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-s", "1", "-c", "/nonexistent/ca"}), "-c/--capath"));
+}
+
+TEST(CommandLine, BindAddressMustNotBeBlank) {
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-s", "1", "-b", ""}), "-b/--local-bind-address"));
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-s", "1", "-b", "a b"}), "-b/--local-bind-address"));
+}
+
+TEST(CommandLine, BoostErrorsBecomeOneLineUsageErrors) {
+  EXPECT_TRUE(contains(error_of({"--frobnicate"}), "unknown option --frobnicate"));
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-s", "1", "-r", "us-west-2"}), "region"));
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-s", "1", "-r", "us-west-2"}), "more than once"));
+  EXPECT_TRUE(contains(error_of({"-r"}), "region"));
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-s", "1", "stray"}), "unexpected argument"));
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-s", "1", "--no-ssl-host-verify=yes"}), "no-ssl-host-verify"));
+}
+
+TEST(CommandLine, ErrorsNeverQuoteAStrayArgumentThatMayBeAToken) {
+  const std::string secret = "AQGAAXiTotallySecretTokenValue";
+  EXPECT_FALSE(contains(error_of({"-r", "us-east-1", "-s", "1", secret}), secret));
+  EXPECT_FALSE(contains(error_of({"--access-tokn=" + secret}), secret));
+}
