@@ -81,7 +81,7 @@ std::string help_text() {
       left += ' ';
       left += o.arg;
     }
-    if (left.size() < 38) left.resize(38, ' ');
+    if (left.size() < 40) left.resize(40, ' ');
     else left += "  ";
     out += left;
     out += o.help;
