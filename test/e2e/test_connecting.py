@@ -62,7 +62,7 @@ class Connecting(Harness):
         self.start_service(plain=True)
         echo = self.echo_server()
         src, dst, ports = self.start_pair(str(echo.port), str(free_port()), ["SSH"])
-        self.assertIn("not encrypted", src.text())
+        self.assertIn("unencrypted", src.text())
         data = os.urandom(100000)
         self.assertEqual(sha256(echo_roundtrip(ports[0], data)), sha256(data))
 
