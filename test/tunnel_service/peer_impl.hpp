@@ -1,0 +1,103 @@
+#pragma once
+#include <algorithm>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include "peer.hpp"
+
+namespace tunnel_service {
+
+inline constexpr std::size_t max_message = 131076;
+
+template <class Stream>
+class peer_impl final : public peer {
+ public:
+  explicit peer_impl(boost::beast::websocket::stream<Stream> ws)
+      : ws_(std::move(ws)), wake_(ws_.get_executor()), drained_(ws_.get_executor()) {}
+
+  boost::asio::awaitable<boost::system::error_code> read(std::vector<std::uint8_t>& message) override {
+    message.clear();
+    auto buffer = boost::asio::dynamic_buffer(message);
+    auto [ec, n] = co_await ws_.async_read(buffer, boost::asio::as_tuple(boost::asio::use_awaitable));
+    (void)n;
+    if (!ec && !ws_.got_binary()) co_return make_error_code(boost::system::errc::protocol_error);
+    co_return ec;
+  }
+
+  void start_writer(std::shared_ptr<peer> self) override {
+    boost::asio::co_spawn(ws_.get_executor(), write_loop(std::move(self)), boost::asio::detached);
+  }
+
+  void send(std::span<const std::uint8_t> bytes) override {
+    if (!open_ || close_code_) return;
+    queue_.insert(queue_.end(), bytes.begin(), bytes.end());
+    wake_.notify();
+  }
+  [[nodiscard]] std::size_t queued() const override { return queue_.size() + sending_.size(); }
+  localproxy::tunnel::async_event& drained() override { return drained_; }
+
+  void close(std::uint16_t code, std::string reason) override {
+    if (!open_ || close_code_) return;
+    close_code_ = code;
+    close_reason_ = std::move(reason);
+    wake_.notify();
+  }
+
+  void abort() noexcept override {
+    if (!open_) return;
+    open_ = false;
+    boost::system::error_code ignored;
+    boost::beast::get_lowest_layer(ws_).socket().shutdown(boost::asio::socket_base::shutdown_both, ignored);
+    boost::beast::get_lowest_layer(ws_).socket().close(ignored);
+    wake_.notify();
+    drained_.notify();
+  }
+  [[nodiscard]] bool open() const override { return open_; }
+
+ private:
+  boost::asio::awaitable<void> write_loop(std::shared_ptr<peer> self) {
+    namespace asio = boost::asio;
+    while (open_) {
+      while (open_ && queue_.empty() && !close_code_) co_await wake_.wait();
+      if (!open_) break;
+      if (queue_.empty()) {  // close requested and everything sent
+        boost::beast::websocket::close_reason reason(static_cast<boost::beast::websocket::close_code>(*close_code_), close_reason_);
+        co_await ws_.async_close(reason, asio::as_tuple(asio::use_awaitable));
+        abort();
+        break;
+      }
+      std::swap(queue_, sending_);
+      std::size_t at = 0;
+      while (at < sending_.size() && open_) {
+        std::size_t n = std::min(sending_.size() - at, max_message);
+        if (chunker) n = std::clamp<std::size_t>(chunker(sending_.size() - at), 1, n);
+        auto [ec, written] = co_await ws_.async_write(asio::buffer(sending_.data() + at, n), asio::as_tuple(asio::use_awaitable));
+        (void)written;
+        if (ec) {
+          abort();
+          break;
+        }
+        at += n;
+      }
+      sending_.clear();
+      drained_.notify();
+    }
+    (void)self;
+  }
+
+  boost::beast::websocket::stream<Stream> ws_;
+  localproxy::tunnel::async_event wake_;
+  localproxy::tunnel::async_event drained_;
+  std::vector<std::uint8_t> queue_;
+  std::vector<std::uint8_t> sending_;
+  std::optional<std::uint16_t> close_code_;
+  std::string close_reason_;
+  bool open_ = true;
+};
+
+}  // namespace tunnel_service

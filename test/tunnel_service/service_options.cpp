@@ -1,0 +1,95 @@
+#include "service_options.hpp"
+
+#include <charconv>
+#include <tuple>
+
+namespace tunnel_service {
+namespace {
+
+std::pair<std::string, unsigned short> host_port(const std::string& option, const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) throw usage_error(option + ": expected HOST:PORT");
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned port = 0;
+  const auto digits = text.substr(colon + 1);
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (host.empty() || ec != std::errc{} || end != digits.data() + digits.size() || port > 65535)
+    throw usage_error(option + ": expected HOST:PORT with a port from 0 to 65535");
+  return {host, static_cast<unsigned short>(port)};
+}
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (auto at = text.find(sep); at != std::string::npos; at = text.find(sep, start)) {
+    parts.push_back(text.substr(start, at - start));
+    start = at + 1;
+  }
+  parts.push_back(text.substr(start));
+  return parts;
+}
+
+tunnel_spec parse_tunnel(const std::string& text) {
+  auto parts = split(text, ':');
+  if (parts.size() < 3 || parts.size() > 4 || parts[0].empty() || parts[1].empty() || parts[2].empty())
+    throw usage_error("--tunnel: expected ID:SOURCE_TOKEN:DESTINATION_TOKEN[:SERVICE,SERVICE...]");
+  tunnel_spec t{parts[0], parts[1], parts[2], {}};
+  if (parts.size() == 4 && !parts[3].empty()) t.services = split(parts[3], ',');
+  return t;
+}
+
+}  // namespace
+
+const char* service_usage() {
+  return "Usage: tunnel-service [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE | --self-signed DIR | --plain]\n"
+         "                      [--api HOST:PORT] [--tunnel ID:SOURCE_TOKEN:DESTINATION_TOKEN[:SERVICE,...]]...\n"
+         "                      [--bandwidth BYTES_PER_SECOND] [-v LEVEL]\n"
+         "A local stand-in for the AWS IoT Secure Tunneling service, for tests, demos and offline work.\n"
+         "  --listen HOST:PORT   where proxies connect (default 127.0.0.1:8443; port 0 picks a free one)\n"
+         "  --tls-cert/--tls-key the server certificate chain and key (PEM)\n"
+         "  --self-signed DIR    make (once) a CA and a localhost certificate in DIR; trust it with localproxy -c DIR/ca\n"
+         "  --plain              no TLS (ws://)\n"
+         "  --api HOST:PORT      management API (JSON over HTTP): POST /tunnels, GET|DELETE /tunnels/ID,\n"
+         "                       POST /tunnels/ID/{rotate,drop?side=S,session-reset,reframe?on=1|0}, GET /stats\n"
+         "  --tunnel ...         a tunnel that exists from the start, with these tokens and services\n"
+         "  --bandwidth N        cap each tunnel at N bytes per second, both directions together (token bucket)\n"
+         "  -v LEVEL             log level 0-6 (default 4)\n";
+}
+
+service_options parse_service_options(int argc, const char* const argv[]) {
+  service_options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw usage_error(arg + ": missing value");
+      return argv[++i];
+    };
+    if (arg == "-h" || arg == "--help") o.help = true;
+    else if (arg == "--listen") std::tie(o.listen_host, o.listen_port) = host_port(arg, value());
+    else if (arg == "--api") o.api = host_port(arg, value());
+    else if (arg == "--tls-cert") o.tls_cert = value();
+    else if (arg == "--tls-key") o.tls_key = value();
+    else if (arg == "--self-signed") o.self_signed_dir = value();
+    else if (arg == "--plain") o.plain = true;
+    else if (arg == "--tunnel") o.tunnels.push_back(parse_tunnel(value()));
+    else if (arg == "--bandwidth") {
+      const auto v = value();
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), o.bandwidth);
+      if (ec != std::errc{} || end != v.data() + v.size() || o.bandwidth <= 0)
+        throw usage_error("--bandwidth: expected a positive number of bytes per second");
+    } else if (arg == "-v" || arg == "--verbose") {
+      const auto v = value();
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), o.verbosity);
+      if (ec != std::errc{} || end != v.data() + v.size() || o.verbosity < 0 || o.verbosity > 255)
+        throw usage_error("-v: expected a level from 0 to 255");
+    } else throw usage_error("unknown option " + arg + " (see --help)");
+  }
+  const int modes = (o.plain ? 1 : 0) + (o.self_signed_dir.empty() ? 0 : 1) + (o.tls_cert.empty() ? 0 : 1);
+  if (modes > 1) throw usage_error("--plain, --self-signed and --tls-cert exclude each other");
+  if (o.tls_cert.empty() != o.tls_key.empty()) throw usage_error("--tls-cert and --tls-key go together");
+  if (modes == 0 && !o.help) throw usage_error("give --self-signed DIR, --tls-cert FILE --tls-key FILE, or --plain");
+  return o;
+}
+
+}  // namespace tunnel_service
