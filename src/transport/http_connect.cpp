@@ -41,9 +41,9 @@ bool check_connect_reply(const std::string& header, const http_proxy& proxy, con
   const int status = parser.get().result_int();
   LP_LOG(info) << "Web proxy CONNECT status: " << status << " " << parser.get().reason();
   if (status >= 200 && status < 300) return true;
-  if (status == 407) {
+  if (status == 407 || status == 401) {  // some proxies (tinyproxy 1.11) answer a bad password with 401
     failure = {failure_kind::proxy_rejected, status, {},
-               where + " answered 407: it wants " + std::string(proxy.user.empty() ? "credentials" : "other credentials") +
+               where + " answered " + std::to_string(status) + ": it wants " + std::string(proxy.user.empty() ? "credentials" : "other credentials") +
                    " (user:password in the proxy URL)"};
   } else if (status >= 400 && status < 500) {
     failure = {failure_kind::proxy_rejected, status, {}, where + " refused CONNECT with " + std::to_string(status)};

@@ -24,7 +24,8 @@ constexpr int exit_rejected = 3;
 
 std::string likely_cause(const transport::connect_failure& f) {
   if (f.kind == transport::failure_kind::proxy_rejected)
-    return f.http_status == 407 ? "the web proxy wants (other) credentials" : "the web proxy refused the connection";
+    return f.http_status == 407 || f.http_status == 401 ? "the web proxy wants (other) credentials"
+                                                         : "the web proxy refused the connection";
   switch (f.http_status) {
     case 400: return "bad request: check the mode and the subprotocol setting";
     case 401:
