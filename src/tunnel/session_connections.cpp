@@ -75,9 +75,11 @@ asio::awaitable<void> tunnel_session::connect_local(std::shared_ptr<tunnel_sessi
   const auto ref = connection->ref();
   const auto mapping = ref.service->mapping;
   const auto& s = context_.options().tunables;
+  // connection_retry_count -1: retry until it works or the peer gives up on the stream.
+  const bool forever = s.connection_retry_count < 0;
   const int attempts = 1 + std::max(0, s.connection_retry_count);
   asio::steady_timer delay(context_.executor());
-  for (int attempt = 1; attempt <= attempts; ++attempt) {
+  for (int attempt = 1; forever || attempt <= attempts; ++attempt) {
     if (connection->closed() || shut_down_) co_return;
     boost::system::error_code ec;
     if (!mapping.unix_path.empty()) {
@@ -100,8 +102,9 @@ asio::awaitable<void> tunnel_session::connect_local(std::shared_ptr<tunnel_sessi
     }
     if (connection->closed() || shut_down_) co_return;
     LP_LOG(warning) << "Could not connect to " << describe_target(mapping) << " for " << ref.service->id
-                    << " (attempt " << attempt << " of " << attempts << "): " << ec.message();
-    if (attempt == attempts) break;
+                    << " (attempt " << attempt << (forever ? std::string() : " of " + std::to_string(attempts))
+                    << "): " << ec.message();
+    if (!forever && attempt == attempts) break;
     delay.expires_after(milliseconds(s.connection_retry_delay_ms));
     co_await delay.async_wait(asio::as_tuple(asio::use_awaitable));
   }
