@@ -293,6 +293,20 @@ class Harness(unittest.TestCase):
             time.sleep(0.02)
         raise AssertionError(f"source did not listen on {count} port(s):\n{src.tail()}")
 
+    def assert_echo_recovers(self, port, size=100000, within=10.0):
+        """After a reconnect the listener may briefly hand clients to a tunnel that is not back yet:
+        retries an echo round trip until it succeeds or `within` seconds pass."""
+        data = os.urandom(size)
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                self.assertEqual(sha256(echo_roundtrip(port, data, timeout=5)), sha256(data))
+                return
+            except (AssertionError, OSError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
     def echo_server(self, unix_path=None, handler=None):
         s = EchoServer(unix_path, handler)
         self.servers.append(s)

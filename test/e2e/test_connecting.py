@@ -83,16 +83,7 @@ class Connecting(Harness):
         status, _ = self.api("POST", f"/tunnels/{self.tunnel['tunnelId']}/drop?side=destination")
         self.assertEqual(status, 200)
         dst.wait_for(r"Successfully established websocket connection", timeout=15, after=mark)
-        data = os.urandom(100000)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                self.assertEqual(sha256(echo_roundtrip(ports[0], data, timeout=5)), sha256(data))
-                break
-            except (AssertionError, OSError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        self.assert_echo_recovers(ports[0], 100000)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,22 @@ struct tokens {
 
 class Service : public ServiceTest {
  protected:
+  struct connected_pair {
+    tokens t;
+    upgrade_result source, destination;
+  };
+  // Opens a tunnel and connects both sides, past their SERVICE_IDS.
+  connected_pair connect_both() {
+    connected_pair p;
+    p.t = open();
+    p.destination = connect("destination", p.t.destination);
+    p.source = connect("source", p.t.source);
+    EXPECT_TRUE(p.destination.ws && p.source.ws);
+    if (p.destination.ws) read_messages(*p.destination.ws, 1);
+    if (p.source.ws) read_messages(*p.source.ws, 1);
+    return p;
+  }
+
   tokens open(const std::string& services = R"(["SSH","WEB"])") {
     auto [status, body] = api(http::verb::post, "/tunnels", R"({"services":)" + services + "}");
     EXPECT_EQ(status, 200) << body;
@@ -65,11 +81,10 @@ TEST_F(Service, ClientTokenAllowsReconnectAndMustMatch) {
 
 TEST_F(Service, RelaysFramesInOrderAlsoWhenReframed) {
   start();
-  auto t = open();
-  auto dst = connect("destination", t.destination);
-  auto src = connect("source", t.source);
-  read_messages(*dst.ws, 1);
-  read_messages(*src.ws, 1);
+  auto p = connect_both();
+  auto& t = p.t;
+  auto& dst = p.destination;
+  auto& src = p.source;
   for (int round = 0; round < 2; ++round) {
     if (round == 1) {
       ASSERT_EQ(api(http::verb::post, "/tunnels/" + t.id + "/reframe?on=1").first, 200);
@@ -138,11 +153,10 @@ TEST_F(Service, ReplacingASideResetsThePeersStreams) {
 
 TEST_F(Service, DeleteClosesBothSidesNormallyAndLaterHandshakesFail) {
   start();
-  auto t = open();
-  auto dst = connect("destination", t.destination);
-  auto src = connect("source", t.source);
-  read_messages(*dst.ws, 1);
-  read_messages(*src.ws, 1);
+  auto p = connect_both();
+  auto& t = p.t;
+  auto& dst = p.destination;
+  auto& src = p.source;
   EXPECT_EQ(api(http::verb::delete_, "/tunnels/" + t.id).first, 200);
   for (auto* ws : {dst.ws.get(), src.ws.get()}) {
     beast::error_code ec;
@@ -156,11 +170,10 @@ TEST_F(Service, DeleteClosesBothSidesNormallyAndLaterHandshakesFail) {
 
 TEST_F(Service, SessionResetReachesBothSides) {
   start();
-  auto t = open();
-  auto dst = connect("destination", t.destination);
-  auto src = connect("source", t.source);
-  read_messages(*dst.ws, 1);
-  read_messages(*src.ws, 1);
+  auto p = connect_both();
+  auto& t = p.t;
+  auto& dst = p.destination;
+  auto& src = p.source;
   EXPECT_EQ(api(http::verb::post, "/tunnels/" + t.id + "/session-reset").first, 200);
   EXPECT_EQ(read_messages(*dst.ws, 1).at(0).type, message_type::session_reset);
   EXPECT_EQ(read_messages(*src.ws, 1).at(0).type, message_type::session_reset);
@@ -169,11 +182,9 @@ TEST_F(Service, SessionResetReachesBothSides) {
 TEST_F(Service, BandwidthCapHoldsWithinTenPercent) {
   const double rate = 1'000'000;
   start({"--bandwidth", "1000000"});
-  auto t = open();
-  auto dst = connect("destination", t.destination);
-  auto src = connect("source", t.source);
-  read_messages(*dst.ws, 1);
-  read_messages(*src.ws, 1);
+  auto p = connect_both();
+  auto& dst = p.destination;
+  auto& src = p.source;
   std::atomic<bool> stop{false};
   std::thread writer([&] {
     auto f = frame(message_type::data, 1, "SSH", std::string(60000, 'x'));
