@@ -79,6 +79,35 @@ class Lifecycle(Harness):
         self.assertEqual(q.text().count("Reconnecting in"), 2)
         self.assertIn("Giving up", q.text())
 
+    def test_status_line_reports_rtt_and_connections(self):
+        echo = self.echo_server()
+        status = {"tunneling": {"proxy": {"status_period_ms": 300, "websocket": {"ping_period_ms": 100}}}}
+        src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"], settings=status)
+        s = socket.create_connection(("127.0.0.1", ports[0]), timeout=10)
+        s.sendall(b"abc")
+        self.assertEqual(s.recv(3), b"abc")
+        line = src.wait_for(r"Status: connected, rtt [0-9.]+ ms, SSH: 1, bytes from service \d+, to service \d+", timeout=10)
+        self.assertTrue(line)
+        s.close()
+
+    def test_connections_over_the_limit_are_refused(self):
+        echo = self.echo_server()
+        limit = {"tunneling": {"proxy": {"tcp": {"max_active_connections": 2}}}}
+        src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"], settings=limit)
+        held = []
+        for i in range(2):
+            c = socket.create_connection(("127.0.0.1", ports[0]), timeout=10)
+            c.sendall(b"x")
+            self.assertEqual(c.recv(1), b"x")
+            held.append(c)
+        extra = socket.create_connection(("127.0.0.1", ports[0]), timeout=10)
+        self.assertEqual(extra.recv(1), b"")
+        src.wait_for(r"Refusing connection from .*tcp\.max_active_connections")
+        held[0].sendall(b"y")
+        self.assertEqual(held[0].recv(1), b"y")
+        for c in held + [extra]:
+            c.close()
+
     def test_sigterm_exits_zero_quickly(self):
         echo = self.echo_server()
         src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"])
