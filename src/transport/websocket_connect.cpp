@@ -87,6 +87,7 @@ asio::awaitable<std::unique_ptr<websocket_connection>> upgrade(Stream stream, st
     req.set(beast::http::field::user_agent, t.user_agent);
   }));
   ws.read_message_max(t.max_message_size);
+  ws.write_buffer_bytes(t.write_buffer_size);
   ws.binary(true);
   ws.auto_fragment(false);
   websocket::response_type res;

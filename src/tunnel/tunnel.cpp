@@ -45,6 +45,7 @@ transport::websocket_target make_target(const config::options& opts, const std::
   t.tls_settings.verify = opts.verify_ssl;
   t.tls_settings.capath = opts.capath;
   t.max_message_size = s.max_frame_size;
+  t.write_buffer_size = s.write_buffer_size;
   if (opts.proxy) {
     transport::http_proxy p;
     p.host = opts.proxy->host;

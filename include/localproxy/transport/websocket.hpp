@@ -43,6 +43,9 @@ struct websocket_target {
   tls_options tls_settings;
   std::optional<http_proxy> proxy;
   std::size_t max_message_size = 131076;
+  // Client frames are masked through this buffer; Beast's 4 KiB default splits every large
+  // message into many small TLS records and writes.
+  std::size_t write_buffer_size = 131076;
 };
 
 enum class failure_kind {
