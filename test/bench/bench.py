@@ -125,7 +125,7 @@ def main():
         src, dst, _ = b.start_pair(f"SINK={sink.port},SOURCE={src_app.port},ECHO={echo.port}",
                                    ",".join(f"{n}={p}" for n, p in zip(names, ports)), names,
                                    settings={"tunneling": {"proxy": {"websocket": {"ping_period_ms": 20000}}}},
-                                   src_extra=["-v", "3"], dst_extra=["-v", "3"])
+                                   verbose="4")  # the default level
         stop = threading.Event()
 
         def sample():

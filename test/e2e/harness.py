@@ -272,12 +272,14 @@ class Harness(unittest.TestCase):
         self.procs.append(p)
         return p
 
-    def start_pair(self, services_dst, services_src, tunnel_services, settings=None, src_extra=(), dst_extra=()):
+    def start_pair(self, services_dst, services_src, tunnel_services, settings=None, src_extra=(), dst_extra=(),
+                   verbose="5"):
         """Opens a tunnel and starts a destination then a source; returns (src, dst, {service: port})."""
         t = self.open_tunnel(tunnel_services)
-        dst = self.start_proxy("destination", ["-d", services_dst], t["destinationAccessToken"], settings, dst_extra)
+        dst = self.start_proxy("destination", ["-d", services_dst], t["destinationAccessToken"], settings, dst_extra,
+                               verbose)
         dst.wait_for(r"Successfully established websocket connection")
-        src = self.start_proxy("source", ["-s", services_src], t["sourceAccessToken"], settings, src_extra)
+        src = self.start_proxy("source", ["-s", services_src], t["sourceAccessToken"], settings, src_extra, verbose)
         ports = self.wait_listening(src, len(tunnel_services) or 1)
         self.tunnel = t
         return src, dst, ports
