@@ -146,8 +146,9 @@ def main():
         print(f"## localproxy through tunnel-service ({'ws' if a.plain else 'wss'})")
         print(f"upload {a.mib / up:.0f} MiB/s, download {a.mib / down:.0f} MiB/s, rtt p50 {p50:.0f} us p99 {p99:.0f} us, "
               f"{cps:.0f} connections/s")
-        print(f"source: peak RSS {src.peak_rss_kib / 1024:.1f} MiB, CPU {(cpu1[0] - cpu0[0]) / gib:.2f} s/GiB")
-        print(f"destination: peak RSS {dst.peak_rss_kib / 1024:.1f} MiB, CPU {(cpu1[1] - cpu0[1]) / gib:.2f} s/GiB")
+        for p, cpu in ((src, cpu1[0] - cpu0[0]), (dst, cpu1[1] - cpu0[1])):
+            print(f"{p.name}: peak RSS {p.peak_rss_kib / 1024:.1f} MiB (anonymous {p.peak_anon_kib / 1024:.1f} MiB, "
+                  f"the rest shared library pages), CPU {cpu / gib:.2f} s/GiB")
         svc_cpu = b.service.cpu_seconds()
         print(f"tunnel-service: CPU {svc_cpu:.2f} s total")
     finally:

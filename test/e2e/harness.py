@@ -51,6 +51,7 @@ class Proc:
                                   env=full_env, cwd=workdir)
         self.pid = self.p.pid
         self.peak_rss_kib = 0
+        self.peak_anon_kib = 0  # the process's own memory (heap, stacks), without shared library pages
 
     def text(self):
         with open(self.log_path, "rb") as f:
@@ -81,6 +82,8 @@ class Proc:
                 for line in f:
                     if line.startswith("VmHWM:"):
                         self.peak_rss_kib = max(self.peak_rss_kib, int(line.split()[1]))
+                    elif line.startswith("RssAnon:"):
+                        self.peak_anon_kib = max(self.peak_anon_kib, int(line.split()[1]))
         except OSError:
             pass
         return self.peak_rss_kib
