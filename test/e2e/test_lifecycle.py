@@ -108,6 +108,23 @@ class Lifecycle(Harness):
         for c in held + [extra]:
             c.close()
 
+    def test_missing_pongs_end_the_connection_and_it_reconnects(self):
+        echo = self.echo_server()
+        quick = {"tunneling": {"proxy": {"websocket": {"ping_period_ms": 100, "pong_timeout_ms": 600}}}}
+        src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"], settings=quick)
+        time.sleep(0.5)  # a few pongs arrive first: the service answers
+        mark = len(src.text())
+        status, _ = self.api("POST", f"/tunnels/{self.tunnel['tunnelId']}/freeze?side=source")
+        self.assertEqual(status, 200)
+        # the service's pending read answers pings until a message completes it: send one
+        poke = socket.create_connection(("127.0.0.1", ports[0]), timeout=10)
+        poke.sendall(b"x")
+        src.wait_for(r"no pong from the service for 600 ms", timeout=10, after=mark)
+        self.api("POST", f"/tunnels/{self.tunnel['tunnelId']}/freeze?side=source&on=0")
+        src.wait_for(r"Successfully established websocket connection", timeout=15, after=mark)
+        poke.close()
+        self.assert_echo_recovers(ports[0])
+
     def test_sigterm_exits_zero_quickly(self):
         echo = self.echo_server()
         src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"])

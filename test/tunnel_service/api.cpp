@@ -77,6 +77,13 @@ reply tunnel_action(tunnel& t, http::verb verb, std::string_view action, std::st
     if (auto& c = t.of(source ? role::source : role::destination).connection) c->abort();
     return {};
   }
+  if (action == "freeze") {  // stop reading that side (no pongs): ?side=source|destination[&on=0]
+    const bool source = query.starts_with("side=source");
+    if (!source && !query.starts_with("side=destination"))
+      return {http::status::bad_request, json::object{{"error", "side=source|destination"}}};
+    t.of(source ? role::source : role::destination).frozen = query.find("on=0") == std::string_view::npos;
+    return {};
+  }
   if (action == "session-reset") {
     for (role r : {role::source, role::destination})
       if (auto& c = t.of(r).connection) send_session_reset(*c);

@@ -24,6 +24,7 @@ struct side {
   std::string subprotocol;
   std::uint64_t bytes = 0;
   std::uint64_t frames = 0;
+  bool frozen = false;  // fault injection: not read, so it gets no pongs either
 };
 
 struct tunnel {

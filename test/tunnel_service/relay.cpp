@@ -101,7 +101,12 @@ void reset_streams(tunnel& t, peer& to) {
 asio::awaitable<void> relay(std::shared_ptr<peer> self, std::shared_ptr<tunnel> t, role r, relay_settings settings) {
   std::vector<std::uint8_t> message;
   std::vector<std::uint8_t> pending;
+  asio::steady_timer frozen(co_await asio::this_coro::executor);
   for (;;) {
+    while (t->of(r).frozen && t->of(r).connection == self && self->open()) {
+      frozen.expires_after(std::chrono::milliseconds(50));
+      co_await frozen.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
     auto ec = co_await self->read(message);
     if (ec) {
       LP_LOG(info) << "Tunnel " << t->id << ": " << role_name(r) << " disconnected (" << ec.message() << ")";
