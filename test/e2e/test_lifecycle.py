@@ -162,6 +162,15 @@ class Memory(Harness):
         super().setUp()
         self.start_service()
 
+    def bulk_and_echo(self, blast, stall_timeout_ms):
+        """BULK: an app that sends as fast as it can; ECHO: an echo server. Returns (src, dst, bulk, echo)."""
+        app = self.echo_server(handler=blast)
+        echo = self.echo_server()
+        p1, p2 = free_port(), free_port()
+        src, dst, _ = self.start_pair(f"BULK={app.port},ECHO={echo.port}", f"BULK={p1},ECHO={p2}", ["BULK", "ECHO"],
+                                      settings={"tunneling": {"proxy": {"tcp": {"stall_timeout_ms": stall_timeout_ms}}}})
+        return src, dst, p1, p2
+
     def test_slow_reader_keeps_memory_bounded_and_fast_connection_flows(self):
         total = 96 * 1024 * 1024
 
@@ -172,11 +181,7 @@ class Memory(Harness):
                 conn.sendall(chunk)
                 sent += len(chunk)
 
-        app = self.echo_server(handler=blast)
-        echo = self.echo_server()
-        p1, p2 = free_port(), free_port()
-        src, dst, _ = self.start_pair(f"BULK={app.port},ECHO={echo.port}", f"BULK={p1},ECHO={p2}", ["BULK", "ECHO"],
-                                      settings={"tunneling": {"proxy": {"tcp": {"stall_timeout_ms": 60000}}}})
+        src, dst, p1, p2 = self.bulk_and_echo(blast, 60000)
         slow = socket.create_connection(("127.0.0.1", p1), timeout=30)
         slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         received = [0]
@@ -221,11 +226,7 @@ class Memory(Harness):
             while True:
                 conn.sendall(chunk)
 
-        app = self.echo_server(handler=blast)
-        echo = self.echo_server()
-        p1, p2 = free_port(), free_port()
-        src, dst, _ = self.start_pair(f"BULK={app.port},ECHO={echo.port}", f"BULK={p1},ECHO={p2}", ["BULK", "ECHO"],
-                                      settings={"tunneling": {"proxy": {"tcp": {"stall_timeout_ms": 1500}}}})
+        src, dst, p1, p2 = self.bulk_and_echo(blast, 1500)
         stuck = socket.create_connection(("127.0.0.1", p1), timeout=30)
         stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         src.wait_for(r"stopped reading", timeout=20)

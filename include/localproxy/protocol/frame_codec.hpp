@@ -55,7 +55,6 @@ class frame_decoder {
 
   [[nodiscard]] bool mid_frame() const noexcept { return !partial_.empty(); }
   void reset() noexcept { partial_.clear(); failed_ = decode_error::none; }
-  [[nodiscard]] const frame_limits& limits() const noexcept { return limits_; }
 
  private:
   // Returns the number of bytes of `bytes` consumed into a complete partial frame, or all of them.

@@ -17,7 +17,6 @@ class backoff {
   [[nodiscard]] std::optional<std::chrono::milliseconds> next(std::mt19937_64& rng);
   // After a connection that worked: the next failure starts from the base delay again.
   void reset() noexcept { retries_ = 0; }
-  [[nodiscard]] int retries() const noexcept { return retries_; }
 
   // The upper bound of the jitter window for a given retry number (0-based).
   [[nodiscard]] std::chrono::milliseconds ceiling(int retry) const noexcept;

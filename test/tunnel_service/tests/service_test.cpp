@@ -20,7 +20,8 @@ class Service : public ServiceTest {
  protected:
   struct connected_pair {
     tokens t;
-    upgrade_result source, destination;
+    upgrade_result source;
+    upgrade_result destination;
   };
   // Opens a tunnel and connects both sides, past their SERVICE_IDS.
   connected_pair connect_both() {
@@ -81,10 +82,7 @@ TEST_F(Service, ClientTokenAllowsReconnectAndMustMatch) {
 
 TEST_F(Service, RelaysFramesInOrderAlsoWhenReframed) {
   start();
-  auto p = connect_both();
-  auto& t = p.t;
-  auto& dst = p.destination;
-  auto& src = p.source;
+  auto [t, src, dst] = connect_both();
   for (int round = 0; round < 2; ++round) {
     if (round == 1) {
       ASSERT_EQ(api(http::verb::post, "/tunnels/" + t.id + "/reframe?on=1").first, 200);
@@ -153,10 +151,7 @@ TEST_F(Service, ReplacingASideResetsThePeersStreams) {
 
 TEST_F(Service, DeleteClosesBothSidesNormallyAndLaterHandshakesFail) {
   start();
-  auto p = connect_both();
-  auto& t = p.t;
-  auto& dst = p.destination;
-  auto& src = p.source;
+  auto [t, src, dst] = connect_both();
   EXPECT_EQ(api(http::verb::delete_, "/tunnels/" + t.id).first, 200);
   for (auto* ws : {dst.ws.get(), src.ws.get()}) {
     beast::error_code ec;
@@ -170,10 +165,7 @@ TEST_F(Service, DeleteClosesBothSidesNormallyAndLaterHandshakesFail) {
 
 TEST_F(Service, SessionResetReachesBothSides) {
   start();
-  auto p = connect_both();
-  auto& t = p.t;
-  auto& dst = p.destination;
-  auto& src = p.source;
+  auto [t, src, dst] = connect_both();
   EXPECT_EQ(api(http::verb::post, "/tunnels/" + t.id + "/session-reset").first, 200);
   EXPECT_EQ(read_messages(*dst.ws, 1).at(0).type, message_type::session_reset);
   EXPECT_EQ(read_messages(*src.ws, 1).at(0).type, message_type::session_reset);
@@ -182,9 +174,8 @@ TEST_F(Service, SessionResetReachesBothSides) {
 TEST_F(Service, BandwidthCapHoldsWithinTenPercent) {
   const double rate = 1'000'000;
   start({"--bandwidth", "1000000"});
-  auto p = connect_both();
-  auto& dst = p.destination;
-  auto& src = p.source;
+  auto [t, src, dst] = connect_both();
+  (void)t;
   std::atomic<bool> stop{false};
   std::thread writer([&] {
     auto f = frame(message_type::data, 1, "SSH", std::string(60000, 'x'));
