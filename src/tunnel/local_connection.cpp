@@ -87,7 +87,11 @@ asio::awaitable<void> local_connection::write_loop(std::shared_ptr<local_connect
       auto [ec, n] = co_await socket_.async_write_some(asio::buffer(writing_.data() + written_, writing_.size() - written_),
                                                         asio::as_tuple(asio::use_awaitable));
       if (ec) {
+        // The application is gone: the peer must hear of it, as after a clean end.
+        auto on_local_end = std::move(on_local_end_);
+        on_local_end_ = nullptr;
         abort();
+        if (on_local_end && !tunnel_closed_) on_local_end(*this);
         co_return;
       }
       written_ += n;

@@ -160,10 +160,13 @@ void tunnel_session::shut_down() {
   service_ids_timer_.cancel();
   outbox_.clear();
   outbox_.ready().notify();
-  for (auto& [key, connection] : connections_) connection->abort();
-  connections_.clear();
   congested_.clear();
-  (void)context_.table().end_all();
+  for (auto& connection : context_.table().end_session()) connection->abort();
+}
+
+void tunnel_session::abort_all() {
+  congested_.clear();
+  for (auto& connection : context_.table().end_all()) connection->abort();
 }
 
 // ---- dispatch ---------------------------------------------------------------------------------
@@ -182,6 +185,14 @@ void tunnel_session::handle(const protocol::message_view& m) {
   LP_LOG(trace) << "Received " << protocol::type_name(m.type) << " stream " << m.stream_id << " service '"
                 << m.service_id << "' connection " << m.connection_id << " payload " << m.payload.size();
   if (m.type != message_type::service_ids && !services_known_) apply_services(std::nullopt);
+  if (end_) return;
+  auto& table = context_.table();
+  if (const bool first = !table.peer().known; table.learn(m)) {
+    const auto& peer = table.peer();
+    LP_LOG(info) << (first ? "Peer speaks protocol V" : "Peer shows it speaks protocol V") << peer.version() << " ("
+                 << (peer.multiplexed ? "many connections per stream" : "one connection per stream") << ", "
+                 << (peer.names_services ? "named services" : "no service IDs") << "); answering in that format";
+  }
   switch (m.type) {
     case message_type::service_ids: on_service_ids(m); break;
     case message_type::stream_start:
@@ -206,9 +217,13 @@ void tunnel_session::apply_services(const std::optional<std::vector<std::string>
     return;
   }
   // New services replace the table's entries: no connection may outlive the entry it points to.
-  for (auto& [key, connection] : connections_) connection->abort();
-  connections_.clear();
-  congested_.clear();
+  abort_all();
+  const auto& table = context_.table();
+  if (ids && ids->size() > 1 && !table.peer().names_services && role_of(context_.options()) == protocol::endpoint_role::source) {
+    finish(session_end::kind::mapping_error, "the tunnel has " + std::to_string(ids->size()) +
+                                                 " services, but -y V1 carries no service IDs: use -y V2 or V3");
+    return;
+  }
   try {
     context_.apply_services(ids);
   } catch (const mapping_error& e) {
@@ -225,19 +240,16 @@ void tunnel_session::apply_services(const std::optional<std::vector<std::string>
 
 void tunnel_session::on_start(const protocol::message_view& m) {
   auto& table = context_.table();
-  auto started = table.on_start(m);
-  if (started.detected)
-    LP_LOG(info) << "Peer speaks protocol V" << static_cast<int>(*started.detected) << "; answering in that format";
-  for (auto id : started.replaced) {
-    auto it = connections_.find({started.ref.service, id});
-    if (it == connections_.end()) continue;
-    LP_LOG(info) << "New stream " << m.stream_id << " replaces the previous one; closing its connection " << id;
-    it->second->abort();
-    connections_.erase(it);
+  auto started = table.on_start(m, context_.options().tunables.max_active_connections);
+  for (auto& connection : started.replaced) {
+    LP_LOG(info) << "New stream " << m.stream_id << " replaces the previous one; closing "
+                 << describe_connection(connection->ref());
+    connection->abort();
   }
   if (!started.ref.service) {
-    LP_LOG(warning) << "Ignoring " << protocol::type_name(m.type) << " for unknown service '" << m.service_id
-                    << "' or stale stream " << m.stream_id;
+    LP_LOG(warning) << "Refusing " << protocol::type_name(m.type) << " for service '" << m.service_id << "' stream "
+                    << m.stream_id << " connection " << protocol::effective_connection_id(m) << ": " << started.why;
+    if (started.refusal) send_answer(*started.refusal);
     return;
   }
   auto connection = make_connection(started.ref);
@@ -245,22 +257,22 @@ void tunnel_session::on_start(const protocol::message_view& m) {
 }
 
 void tunnel_session::on_data(const protocol::message_view& m) {
-  auto ref = context_.table().route(m);
-  if (!ref) {
-    LP_LOG(trace) << "Dropping DATA for stale stream " << m.stream_id << " connection " << m.connection_id;
+  auto connection = context_.table().route(m);
+  if (!connection) {
+    answer_unroutable(m, "no such connection");
     return;
   }
-  auto it = connections_.find({ref->service, ref->connection_id});
-  if (it == connections_.end()) return;
-  it->second->deliver(m.payload);
-  if (it->second->pending_bytes() > limits_.queue_limit) congested_.push_back(it->second);
+  connection->deliver(m.payload);
+  if (connection->pending_bytes() > limits_.queue_limit) congested_.push_back(std::move(connection));
 }
 
 void tunnel_session::on_connection_reset(const protocol::message_view& m) {
-  if (auto ref = context_.table().route(m)) {
-    LP_LOG(debug) << "Peer reset " << describe_connection(*ref);
-    context_.table().forget_connection(*ref);
-    close_connection(*ref, true);
+  if (auto connection = context_.table().reset_by_peer(m)) {
+    LP_LOG(debug) << "Peer reset " << describe_connection(connection->ref());
+    connection->close_after_flush();
+  } else {
+    LP_LOG(trace) << "Ignoring CONNECTION_RESET for stream " << m.stream_id << " connection " << m.connection_id
+                  << " (not live)";
   }
 }
 
@@ -271,13 +283,36 @@ void tunnel_session::on_stream_reset(const protocol::message_view& m) {
     return;
   }
   LP_LOG(info) << "Stream " << m.stream_id << " reset by the peer; closing " << ended.size() << " connection(s)";
-  for (const auto& ref : ended) close_connection(ref, true);
+  for (auto& connection : ended) connection->close_after_flush();
 }
 
 void tunnel_session::on_session_reset() {
   auto ended = context_.table().end_all();
   LP_LOG(info) << "SESSION_RESET from the service; closing " << ended.size() << " connection(s)";
-  for (const auto& ref : ended) close_connection(ref, true);
+  for (auto& connection : ended) connection->close_after_flush();
+}
+
+void tunnel_session::answer_unroutable(const protocol::message_view& m, const char* why) {
+  auto answer = context_.table().answer_unroutable(m);
+  if (!answer) {
+    LP_LOG(trace) << "Dropping " << protocol::type_name(m.type) << " for stream " << m.stream_id << " connection "
+                  << m.connection_id << " (already ended)";
+    return;
+  }
+  LP_LOG(debug) << "Answering " << protocol::type_name(m.type) << " for stream " << m.stream_id << " connection "
+                << protocol::effective_connection_id(m) << " (" << why << ") with " << protocol::type_name(answer->type);
+  send_answer(*answer);
+}
+
+void tunnel_session::send_answer(const protocol::message_fields& answer) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - reset_answers_since_ >= std::chrono::seconds(1)) {
+    reset_answers_since_ = now;
+    reset_answers_left_ = reset_answer_burst;
+  }
+  if (reset_answers_left_ == 0) return;
+  --reset_answers_left_;
+  outbox_.push_control(answer);
 }
 
 }  // namespace localproxy::tunnel

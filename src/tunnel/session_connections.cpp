@@ -35,7 +35,7 @@ std::shared_ptr<local_connection> tunnel_session::make_connection(const connecti
   auto& table = context_.table();
   auto connection = std::make_shared<local_connection>(context_.executor(), ref, std::string(table.wire_service_id(*ref.service)),
                                                        table.wire_connection_id(ref.connection_id), limits_, outbox_);
-  connections_[{ref.service, ref.connection_id}] = connection;
+  table.attach(ref, connection);
   return connection;
 }
 
@@ -60,7 +60,7 @@ void tunnel_session::adopt(const std::string& service_id, local_connection::sock
   auto opened = table.open_connection(*service);
   if (!opened) {
     LP_LOG(warning) << "Refusing connection from " << peer << ": the destination speaks V"
-                    << static_cast<int>(table.format()) << ", which carries one connection per service, and "
+                    << table.peer().version() << ", which carries one connection per service, and "
                     << (service->id.empty() ? std::string("the service") : service->id) << " has one open";
     return;
   }
@@ -117,31 +117,18 @@ asio::awaitable<void> tunnel_session::connect_local(std::shared_ptr<tunnel_sessi
 
 void tunnel_session::local_ended(local_connection& connection) {
   const auto ref = connection.ref();
-  auto& table = context_.table();
-  if (!table.is_live(ref)) return;
+  auto reset = context_.table().close_connection(ref, &connection);
+  if (!reset) return;
   LP_LOG(info) << "Disconnected from: " << describe_connection(ref) << " (" << connection.bytes_from_local() << " bytes sent, "
                << connection.bytes_to_local() << " bytes received)";
-  outbox_.push_control(table.close_connection(ref));
-  connections_.erase({ref.service, ref.connection_id});
-}
-
-void tunnel_session::close_connection(const connection_ref& ref, bool flush) {
-  auto it = connections_.find({ref.service, ref.connection_id});
-  if (it == connections_.end()) return;
-  if (flush)
-    it->second->close_after_flush();
-  else
-    it->second->abort();
-  connections_.erase(it);
+  outbox_.push_control(*reset);
 }
 
 void tunnel_session::reset_connection(const std::shared_ptr<local_connection>& connection, const char* why) {
   const auto ref = connection->ref();
-  auto& table = context_.table();
   LP_LOG(warning) << "Resetting " << describe_connection(ref) << ": " << why;
-  if (table.is_live(ref)) outbox_.push_control(table.close_connection(ref));
+  if (auto reset = context_.table().close_connection(ref, connection.get())) outbox_.push_control(*reset);
   connection->abort();
-  connections_.erase({ref.service, ref.connection_id});
 }
 
 asio::awaitable<void> tunnel_session::relieve_backpressure() {

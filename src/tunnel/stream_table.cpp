@@ -11,6 +11,16 @@ std::string describe_connection(const connection_ref& c) {
   return text + " stream " + std::to_string(c.stream_id) + " connection " + std::to_string(c.connection_id);
 }
 
+namespace {
+peer_facts told_by(protocol::endpoint_role role, wire_format format) {
+  if (role == protocol::endpoint_role::destination) return peer_facts{false, false, false};
+  return peer_facts{format == wire_format::v3, format != wire_format::v1, true};
+}
+}  // namespace
+
+stream_table::stream_table(protocol::endpoint_role role, wire_format source_format)
+    : role_(role), told_(told_by(role, source_format)), peer_(told_) {}
+
 service_entry* stream_table::find(std::string_view service_id) noexcept {
   if (service_id.empty()) return services_.size() == 1 ? &services_.front() : nullptr;
   for (auto& s : services_)
@@ -18,74 +28,128 @@ service_entry* stream_table::find(std::string_view service_id) noexcept {
   return nullptr;
 }
 
-service_entry* stream_table::for_message(const protocol::message_view& m) noexcept {
-  return find(m.service_id);
+bool stream_table::learn(const protocol::message_view& m) {
+  if (role_ != protocol::endpoint_role::destination) return false;
+  const bool starts = m.type == message_type::stream_start || m.type == message_type::connection_start;
+  // A connection ID, or a message only V3 has, proves the peer multiplexes connections.
+  const bool multiplexes = m.connection_id != 0 || m.type == message_type::connection_start ||
+                           m.type == message_type::connection_reset;
+  const bool names = m.has_service_id && !m.service_id.empty();
+  if (!peer_.known) {
+    if (!starts) return false;
+    peer_ = peer_facts{multiplexes, names, true};
+    return true;
+  }
+  const auto before = peer_;
+  peer_.multiplexed = peer_.multiplexed || multiplexes;
+  peer_.names_services = peer_.names_services || names;
+  return before.multiplexed != peer_.multiplexed || before.names_services != peer_.names_services;
 }
 
 std::optional<stream_table::opened> stream_table::open_connection(service_entry& s) {
   if (s.stream_id == 0) {
     s.stream_id = next_stream_id_++;
     s.next_connection_id = 2;
-    s.connections = {1};
+    s.connections = {{1, nullptr}};
     return opened{{&s, s.stream_id, 1}, message_type::stream_start};
   }
-  if (format_ != wire_format::v3) return std::nullopt;
+  if (!peer_.multiplexed) return std::nullopt;
   const auto id = s.next_connection_id++;
-  s.connections.insert(id);
+  s.connections.emplace(id, nullptr);
   return opened{{&s, s.stream_id, id}, message_type::connection_start};
 }
 
-stream_table::started stream_table::on_start(const protocol::message_view& m) {
+stream_table::started stream_table::on_start(const protocol::message_view& m, std::size_t max_connections) {
   started result;
-  if (!format_detected_) {
-    // The peer's first start tells what it speaks: no service ID = V1, no connection ID = V2.
-    format_ = !m.has_service_id ? wire_format::v1 : !m.has_connection_id ? wire_format::v2 : wire_format::v3;
-    format_detected_ = true;
-    result.detected = format_;
-  }
-  service_entry* s = for_message(m);
-  if (!s) return result;
+  service_entry* s = find(m.service_id);
   const auto connection_id = protocol::effective_connection_id(m);
+  auto refuse = [&](const char* why) {
+    result.why = why;
+    result.refusal = answer_unroutable(m);
+    return result;
+  };
+  if (!s) return refuse("the tunnel has no such service here");
   if (m.type == message_type::stream_start) {
-    if (s->stream_id != 0)
-      result.replaced.assign(s->connections.begin(), s->connections.end());
+    result.replaced = end_current_stream(*s);
+    // A stream ID may come again (a restarted source counts from 1): it is a new stream.
+    std::erase_if(ended_, [&](const ended_key& k) { return k.service == s && k.stream_id == m.stream_id; });
     s->stream_id = m.stream_id;
-    s->connections = {connection_id};
+    s->connections = {{connection_id, nullptr}};
     s->next_connection_id = connection_id + 1;
   } else {
-    if (m.stream_id != s->stream_id || s->connections.contains(connection_id)) return result;
-    s->connections.insert(connection_id);
+    if (m.stream_id != s->stream_id) return refuse("its stream is not the current one");
+    if (s->connections.contains(connection_id)) {
+      result.why = "that connection is already open";
+      return result;
+    }
+    if (s->connections.size() >= max_connections) return refuse("tcp.max_active_connections is reached");
+    s->connections.emplace(connection_id, nullptr);
   }
   result.ref = {s, m.stream_id, connection_id};
   return result;
 }
 
-std::optional<connection_ref> stream_table::route(const protocol::message_view& m) {
-  service_entry* s = for_message(m);
-  if (!s || s->stream_id == 0 || m.stream_id != s->stream_id) return std::nullopt;
-  const auto connection_id = protocol::effective_connection_id(m);
-  if (!s->connections.contains(connection_id)) return std::nullopt;
-  return connection_ref{s, s->stream_id, connection_id};
+void stream_table::attach(const connection_ref& c, std::shared_ptr<local_connection> connection) {
+  if (!c.service || c.service->stream_id != c.stream_id) return;
+  if (auto it = c.service->connections.find(c.connection_id); it != c.service->connections.end())
+    it->second = std::move(connection);
 }
 
-std::vector<connection_ref> stream_table::end_stream(const protocol::message_view& m) {
-  std::vector<connection_ref> ended;
-  service_entry* s = for_message(m);
-  if (!s || s->stream_id == 0 || m.stream_id != s->stream_id) return ended;
-  for (auto id : s->connections) ended.push_back({s, s->stream_id, id});
-  s->connections.clear();
-  s->stream_id = 0;
+std::shared_ptr<local_connection> stream_table::route(const protocol::message_view& m) {
+  service_entry* s = find(m.service_id);
+  if (!s || s->stream_id == 0 || m.stream_id != s->stream_id) return nullptr;
+  auto it = s->connections.find(protocol::effective_connection_id(m));
+  return it == s->connections.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<local_connection> stream_table::reset_by_peer(const protocol::message_view& m) {
+  service_entry* s = find(m.service_id);
+  if (!s || s->stream_id == 0 || m.stream_id != s->stream_id) return nullptr;
+  const auto connection_id = protocol::effective_connection_id(m);
+  auto it = s->connections.find(connection_id);
+  if (it == s->connections.end()) return nullptr;
+  auto connection = std::move(it->second);
+  s->connections.erase(it);
+  remember(s, m.stream_id, connection_id);
+  return connection;
+}
+
+std::vector<std::shared_ptr<local_connection>> stream_table::end_current_stream(service_entry& s) {
+  std::vector<std::shared_ptr<local_connection>> ended;
+  if (s.stream_id == 0) return ended;
+  for (auto& [id, connection] : s.connections)
+    if (connection) ended.push_back(std::move(connection));
+  s.connections.clear();
+  remember(&s, s.stream_id, 0);
+  s.stream_id = 0;
   return ended;
 }
 
-std::vector<connection_ref> stream_table::end_all() {
-  std::vector<connection_ref> ended;
+std::vector<std::shared_ptr<local_connection>> stream_table::end_stream(const protocol::message_view& m) {
+  std::vector<std::shared_ptr<local_connection>> ended;
+  // A reset without a service ID on a tunnel with several services names the stream alone.
+  const bool any_service = m.service_id.empty() && services_.size() > 1;
   for (auto& s : services_) {
-    for (auto id : s.connections) ended.push_back({&s, s.stream_id, id});
-    s.connections.clear();
-    s.stream_id = 0;
+    if (!(any_service || &s == find(m.service_id)) || s.stream_id == 0 || s.stream_id != m.stream_id) continue;
+    auto some = end_current_stream(s);
+    ended.insert(ended.end(), std::make_move_iterator(some.begin()), std::make_move_iterator(some.end()));
   }
-  if (role_ == protocol::endpoint_role::destination) format_detected_ = false;
+  return ended;
+}
+
+std::vector<std::shared_ptr<local_connection>> stream_table::end_all() {
+  std::vector<std::shared_ptr<local_connection>> ended;
+  for (auto& s : services_) {
+    auto some = end_current_stream(s);
+    ended.insert(ended.end(), std::make_move_iterator(some.begin()), std::make_move_iterator(some.end()));
+  }
+  return ended;
+}
+
+std::vector<std::shared_ptr<local_connection>> stream_table::end_session() {
+  auto ended = end_all();
+  ended_.clear();
+  peer_ = told_;
   return ended;
 }
 
@@ -93,20 +157,60 @@ bool stream_table::is_live(const connection_ref& c) const noexcept {
   return c.service && c.service->stream_id == c.stream_id && c.service->connections.contains(c.connection_id);
 }
 
-void stream_table::forget_connection(const connection_ref& c) {
-  if (!is_live(c)) return;
+std::optional<protocol::message_fields> stream_table::close_connection(const connection_ref& c,
+                                                                     const local_connection* expected) {
+  if (!is_live(c)) return std::nullopt;
+  if (expected && c.service->connections.at(c.connection_id).get() != expected) return std::nullopt;
   c.service->connections.erase(c.connection_id);
+  remember(c.service, c.stream_id, c.connection_id);
+  if (peer_.multiplexed) return address(message_type::connection_reset, c);
   // V1/V2 carry one connection per stream: its end is the stream's end.
-  if (format_ != wire_format::v3) c.service->stream_id = 0;
+  (void)end_current_stream(*c.service);
+  return address(message_type::stream_reset, c);
 }
 
-protocol::message_fields stream_table::close_connection(const connection_ref& c) {
-  forget_connection(c);
-  return address(format_ == wire_format::v3 ? message_type::connection_reset : message_type::stream_reset, c);
+std::optional<protocol::message_fields> stream_table::answer_unroutable(const protocol::message_view& m) {
+  if (m.type != message_type::data && m.type != message_type::stream_start && m.type != message_type::connection_start)
+    return std::nullopt;  // a reset is never answered: the reference answers ours with one of its own
+  const service_entry* s = find(m.service_id);
+  const auto connection_id = protocol::effective_connection_id(m);
+  // Data for what already ended is what the peer had in flight. A start is always answered:
+  // behind it a client waits.
+  if (m.type == message_type::data && (remembered(s, m.stream_id, 0) || remembered(s, m.stream_id, connection_id)))
+    return std::nullopt;
+  remember(s, m.stream_id, connection_id);
+  protocol::message_fields f;
+  f.stream_id = m.stream_id;
+  f.service_id = m.service_id;
+  if (peer_.multiplexed) {
+    f.type = message_type::connection_reset;
+    f.connection_id = connection_id;
+  } else {
+    f.type = message_type::stream_reset;
+  }
+  return f;
+}
+
+void stream_table::remember(const service_entry* s, std::int32_t stream_id, std::uint32_t connection_id) {
+  if (remembered(s, stream_id, connection_id)) return;
+  if (ended_.size() >= max_remembered) ended_.pop_front();
+  ended_.push_back({s, stream_id, connection_id});
+}
+
+bool stream_table::remembered(const service_entry* s, std::int32_t stream_id, std::uint32_t connection_id) const {
+  return std::any_of(ended_.begin(), ended_.end(), [&](const ended_key& k) {
+    return k.service == s && k.stream_id == stream_id && k.connection_id == connection_id;
+  });
+}
+
+std::size_t stream_table::live_connections() const noexcept {
+  std::size_t n = 0;
+  for (const auto& s : services_) n += s.connections.size();
+  return n;
 }
 
 std::string_view stream_table::wire_service_id(const service_entry& s) const noexcept {
-  return format_ == wire_format::v1 ? std::string_view{} : std::string_view{s.id};
+  return peer_.names_services ? std::string_view{s.id} : std::string_view{};
 }
 
 protocol::message_fields stream_table::address(message_type type, const connection_ref& c) const {

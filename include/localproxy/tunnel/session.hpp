@@ -4,7 +4,6 @@
 // with it, source listeners (owned by the tunnel) do not.
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,8 +45,6 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
   [[nodiscard]] std::uint64_t bytes_sent() const noexcept { return bytes_out_; }
 
  private:
-  using connection_key = std::pair<const service_entry*, std::uint32_t>;
-
   boost::asio::awaitable<void> read_loop();
   boost::asio::awaitable<void> write_loop(std::shared_ptr<tunnel_session> self);
   boost::asio::awaitable<void> ping_loop(std::shared_ptr<tunnel_session> self);
@@ -64,12 +61,14 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
   void on_connection_reset(const protocol::message_view& m);
   void on_stream_reset(const protocol::message_view& m);
   void on_session_reset();
+  void answer_unroutable(const protocol::message_view& m, const char* why);
+  void send_answer(const protocol::message_fields& answer);
 
   std::shared_ptr<local_connection> make_connection(const connection_ref& ref);
   void start_connection(const std::shared_ptr<local_connection>& connection, local_connection::socket_type socket);
   void local_ended(local_connection& connection);
   void reset_connection(const std::shared_ptr<local_connection>& connection, const char* why);
-  void close_connection(const connection_ref& ref, bool flush);
+  void abort_all();
   void finish(session_end::kind what, std::string detail);
   void shut_down();
 
@@ -78,7 +77,6 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
   protocol::frame_decoder decoder_;
   outbox outbox_;
   connection_limits limits_;
-  std::map<connection_key, std::shared_ptr<local_connection>> connections_;
   std::vector<std::shared_ptr<local_connection>> congested_;
   boost::asio::steady_timer ping_timer_;
   boost::asio::steady_timer service_ids_timer_;
@@ -92,6 +90,11 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
   std::optional<std::chrono::microseconds> rtt_;
   std::uint64_t bytes_in_ = 0;
   std::uint64_t bytes_out_ = 0;
+  // Resets that answer messages for unknown connections: at most reset_answer_burst a second,
+  // so that junk from the peer cannot make the proxy chatty.
+  static constexpr int reset_answer_burst = 32;
+  int reset_answers_left_ = reset_answer_burst;
+  std::chrono::steady_clock::time_point reset_answers_since_{};
 };
 
 }  // namespace localproxy::tunnel

@@ -1,10 +1,13 @@
 #pragma once
-// The session's bookkeeping, with no I/O: which stream each service has, which connection IDs
-// are live on it, which wire format the peer speaks, and where an incoming message belongs.
-// The session executes what this decides; unit tests drive it with scripted messages.
+// The session's one model of what is live, with no I/O: for each service its current stream and
+// that stream's live connections (each with its local connection, the only record of it), plus
+// what the peer is known to speak. The session executes what this decides; unit tests drive it
+// with scripted messages.
 #include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,15 +18,29 @@
 
 namespace localproxy::tunnel {
 
-// How messages are addressed: V1 no service ID, V2 service ID, V3 service and connection IDs.
+class local_connection;
+
+// What -y asks a source to speak: V1 no service IDs, V2 service IDs, V3 service and connection IDs.
 enum class wire_format { v1 = 1, v2 = 2, v3 = 3 };
 
+// Two independent facts about the peer. A source is told them (-y); a destination learns them
+// from the peer's messages and only ever upgrades them within a session. An absent service ID
+// does not mean V1: on a tunnel without services a V3 peer sends none but does send connection IDs.
+struct peer_facts {
+  bool multiplexed = true;     // many connections per stream (V3), each with its own ID
+  bool names_services = true;  // service IDs on the wire (V2/V3)
+  bool known = false;          // destination: learned from the peer's first start
+  [[nodiscard]] int version() const noexcept { return multiplexed ? 3 : names_services ? 2 : 1; }
+};
+
 struct service_entry {
-  std::string id;  // empty for a V1 tunnel (no service IDs)
+  std::string id;  // empty on a tunnel without services
   config::service_mapping mapping;
   std::int32_t stream_id = 0;  // current stream; 0 = none
   std::uint32_t next_connection_id = 1;
-  std::set<std::uint32_t> connections;  // live connection IDs of the current stream
+  // The live connections of the current stream. An entry exists from the start message until
+  // the connection ends; its local connection is attached right after the entry is made.
+  std::map<std::uint32_t, std::shared_ptr<local_connection>> connections;
 };
 
 struct connection_ref {
@@ -37,16 +54,17 @@ struct connection_ref {
 
 class stream_table {
  public:
-  // format: the source's from -y (or V3); a destination's is detected from the peer's first start.
-  stream_table(protocol::endpoint_role role, wire_format format) : role_(role), format_(format) {}
+  stream_table(protocol::endpoint_role role, wire_format source_format);
 
   void set_services(std::vector<service_entry> services) { services_ = std::move(services); }
   [[nodiscard]] std::vector<service_entry>& services() noexcept { return services_; }
-  // An empty id means "the only service" (V1 peers send none).
+  // An empty id means "the only service" (a tunnel without services, or a V1 peer).
   [[nodiscard]] service_entry* find(std::string_view service_id) noexcept;
 
-  [[nodiscard]] wire_format format() const noexcept { return format_; }
-  [[nodiscard]] protocol::endpoint_role role() const noexcept { return role_; }
+  [[nodiscard]] const peer_facts& peer() const noexcept { return peer_; }
+  // Destination: what a message received from the peer shows about it. True when the facts
+  // were learned (the first start) or upgraded (a later sign of V3 or of named services).
+  bool learn(const protocol::message_view& m);
 
   // Source: a local client connected to service s. Returns its IDs and whether it opens a new
   // stream (STREAM_START) or joins the current one (CONNECTION_START); nullopt when a V1/V2
@@ -59,43 +77,70 @@ class stream_table {
 
   // Destination: a STREAM_START or CONNECTION_START arrived (already rule-checked).
   struct started {
-    connection_ref ref;                       // the connection to open; service null = ignore
-    std::vector<std::uint32_t> replaced;      // connections of the stream it replaces, to close
-    std::optional<wire_format> detected;      // set when this start revealed the peer's format
+    connection_ref ref;  // the connection to open; service null = not opened
+    std::vector<std::shared_ptr<local_connection>> replaced;  // of the stream a STREAM_START replaces
+    std::optional<protocol::message_fields> refusal;  // the reset that answers a start we cannot honour
+    const char* why = nullptr;                        // why it was not opened, for the log
+    bool learned = false;                             // the peer facts were learned or upgraded
   };
-  [[nodiscard]] started on_start(const protocol::message_view& m);
+  [[nodiscard]] started on_start(const protocol::message_view& m, std::size_t max_connections);
 
-  // DATA / CONNECTION_RESET: the live connection it is for, or nullopt (stale or unknown: drop).
-  [[nodiscard]] std::optional<connection_ref> route(const protocol::message_view& m);
+  // Puts the local connection into the entry open_connection / on_start made for it.
+  void attach(const connection_ref& c, std::shared_ptr<local_connection> connection);
 
+  // DATA: the live connection its IDs name, or null.
+  [[nodiscard]] std::shared_ptr<local_connection> route(const protocol::message_view& m);
+  // CONNECTION_RESET from the peer: the connection it ends, now forgotten, or null.
+  [[nodiscard]] std::shared_ptr<local_connection> reset_by_peer(const protocol::message_view& m);
   // STREAM_RESET for the current stream: its connections, now forgotten (empty when stale).
-  [[nodiscard]] std::vector<connection_ref> end_stream(const protocol::message_view& m);
-  // SESSION_RESET or loss of the WebSocket: every connection, now forgotten.
-  [[nodiscard]] std::vector<connection_ref> end_all();
+  [[nodiscard]] std::vector<std::shared_ptr<local_connection>> end_stream(const protocol::message_view& m);
+  // SESSION_RESET: every connection, now forgotten. The peer facts stay.
+  [[nodiscard]] std::vector<std::shared_ptr<local_connection>> end_all();
+  // The WebSocket is gone: every connection, and (destination) what was learned of the peer.
+  [[nodiscard]] std::vector<std::shared_ptr<local_connection>> end_session();
 
-  // A connection is over (local close, failed connect, or reset received). Returns the message
-  // to tell the peer (CONNECTION_RESET for V3, STREAM_RESET for V1/V2, which also ends the
-  // stream); `notify` false forgets it without a message.
-  [[nodiscard]] protocol::message_fields close_connection(const connection_ref& c);
-  void forget_connection(const connection_ref& c);
+  // A live connection is over on our side (local close, failed connect, stall): forgets it and
+  // returns the message that tells the peer (CONNECTION_RESET for V3, STREAM_RESET for V1/V2,
+  // which also ends the stream); nullopt when it was no longer live. With `expected`, only when
+  // that is the connection live under those IDs (a late callback must not end a newer one).
+  [[nodiscard]] std::optional<protocol::message_fields> close_connection(const connection_ref& c,
+                                                                         const local_connection* expected = nullptr);
   [[nodiscard]] bool is_live(const connection_ref& c) const noexcept;
 
-  // Addressing of an outgoing message about connection c, per the wire format.
+  // A message whose IDs name no live connection: the reset that tells the peer (for exactly the
+  // IDs it named), or nullopt when no answer is due: a reset, or IDs that already ended (stale
+  // data in flight) or were already answered. Each unknown connection is answered once.
+  [[nodiscard]] std::optional<protocol::message_fields> answer_unroutable(const protocol::message_view& m);
+
+  // Addressing of an outgoing message about connection c, per the peer facts.
   [[nodiscard]] protocol::message_fields address(protocol::message_type type, const connection_ref& c) const;
   [[nodiscard]] std::string_view wire_service_id(const service_entry& s) const noexcept;
   [[nodiscard]] std::uint32_t wire_connection_id(std::uint32_t connection_id) const noexcept {
-    return format_ == wire_format::v3 ? connection_id : 0;
+    return peer_.multiplexed ? connection_id : 0;
   }
 
   [[nodiscard]] std::size_t live_connections(const service_entry& s) const noexcept { return s.connections.size(); }
+  [[nodiscard]] std::size_t live_connections() const noexcept;
 
  private:
-  service_entry* for_message(const protocol::message_view& m) noexcept;
+  // A connection (or, with connection 0, a whole stream) known to be over, so that what the
+  // peer had in flight for it is dropped quietly instead of answered.
+  struct ended_key {
+    const service_entry* service;
+    std::int32_t stream_id;
+    std::uint32_t connection_id;
+  };
+  static constexpr std::size_t max_remembered = 512;
+
+  void remember(const service_entry* s, std::int32_t stream_id, std::uint32_t connection_id);
+  [[nodiscard]] bool remembered(const service_entry* s, std::int32_t stream_id, std::uint32_t connection_id) const;
+  std::vector<std::shared_ptr<local_connection>> end_current_stream(service_entry& s);
 
   protocol::endpoint_role role_;
-  wire_format format_;
-  bool format_detected_ = false;
+  peer_facts told_;  // what the options say, restored when a session ends
+  peer_facts peer_;
   std::vector<service_entry> services_;
+  std::deque<ended_key> ended_;
   std::int32_t next_stream_id_ = 1;  // never reused within the process's life
 };
 

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
+
+#include "localproxy/tunnel/local_connection.hpp"
+#include "localproxy/tunnel/outbox.hpp"
+
 namespace lt = localproxy::tunnel;
 namespace lp = localproxy::protocol;
 using lp::endpoint_role;
@@ -27,11 +32,44 @@ lp::message_view msg(message_type t, std::int32_t stream, std::string_view servi
   return m;
 }
 
+// A table with real (unstarted) local connections attached, as the session does.
+class Table : public ::testing::Test {
+ protected:
+  lt::stream_table make(endpoint_role role, wire_format format, std::vector<std::string> ids) {
+    lt::stream_table t(role, format);
+    std::vector<lt::service_entry> services;
+    for (auto& id : ids) services.push_back(service(id));
+    t.set_services(std::move(services));
+    return t;
+  }
+  std::shared_ptr<lt::local_connection> attach(lt::stream_table& t, const lt::connection_ref& ref) {
+    auto c = std::make_shared<lt::local_connection>(ioc_.get_executor(), ref, "", ref.connection_id, limits_, out_);
+    t.attach(ref, c);
+    return c;
+  }
+  lt::connection_ref open(lt::stream_table& t, std::string_view id) {
+    auto o = t.open_connection(*t.find(id));
+    EXPECT_TRUE(o);
+    attach(t, o->ref);
+    return o->ref;
+  }
+  lt::connection_ref start(lt::stream_table& t, const lp::message_view& m) {
+    (void)t.learn(m);
+    auto s = t.on_start(m, 128);
+    EXPECT_NE(s.ref.service, nullptr) << (s.why ? s.why : "");
+    if (s.ref.service) attach(t, s.ref);
+    return s.ref;
+  }
+
+  boost::asio::io_context ioc_;
+  lt::connection_limits limits_;
+  lt::outbox out_{ioc_.get_executor(), 131076, lp::frame_limits{}};
+};
+
 }  // namespace
 
-TEST(StreamTableSource, V3FirstConnectionStartsStreamLaterOnesJoinIt) {
-  lt::stream_table t(endpoint_role::source, wire_format::v3);
-  t.set_services({service("SSH"), service("WEB")});
+TEST_F(Table, SourceV3FirstConnectionStartsStreamLaterOnesJoinIt) {
+  auto t = make(endpoint_role::source, wire_format::v3, {"SSH", "WEB"});
   auto a = t.open_connection(*t.find("SSH"));
   auto b = t.open_connection(*t.find("SSH"));
   auto c = t.open_connection(*t.find("WEB"));
@@ -48,126 +86,254 @@ TEST(StreamTableSource, V3FirstConnectionStartsStreamLaterOnesJoinIt) {
   EXPECT_EQ(f.connection_id, 1u);  // V3 names connection 1 explicitly
 }
 
-TEST(StreamTableSource, V2AllowsOneConnectionPerServiceAndResetEndsTheStream) {
-  lt::stream_table t(endpoint_role::source, wire_format::v2);
-  t.set_services({service("SSH")});
-  auto a = t.open_connection(*t.find("SSH"));
-  ASSERT_TRUE(a);
+TEST_F(Table, SourceOnAnUnnamedTunnelSendsConnectionIdsButNoServiceId) {
+  auto t = make(endpoint_role::source, wire_format::v3, {""});
+  auto a = open(t, "");
+  auto b = t.open_connection(*t.find(""));
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->start_type, message_type::connection_start);
+  auto f = t.address(message_type::connection_start, b->ref);
+  EXPECT_TRUE(f.service_id.empty());
+  EXPECT_EQ(f.connection_id, 2u);
+  auto reset = t.close_connection(a);
+  ASSERT_TRUE(reset);
+  EXPECT_EQ(reset->type, message_type::connection_reset);
+  EXPECT_TRUE(t.is_live(b->ref));  // the stream outlives its first connection
+}
+
+TEST_F(Table, SourceV2AllowsOneConnectionPerServiceAndResetEndsTheStream) {
+  auto t = make(endpoint_role::source, wire_format::v2, {"SSH"});
+  auto a = open(t, "SSH");
   EXPECT_FALSE(t.open_connection(*t.find("SSH")));
-  auto reset = t.close_connection(a->ref);
-  EXPECT_EQ(reset.type, message_type::stream_reset);
-  EXPECT_EQ(reset.service_id, "SSH");
-  EXPECT_EQ(reset.connection_id, 0u);  // V2 carries no connection ID
+  auto reset = t.close_connection(a);
+  ASSERT_TRUE(reset);
+  EXPECT_EQ(reset->type, message_type::stream_reset);
+  EXPECT_EQ(reset->service_id, "SSH");
+  EXPECT_EQ(reset->connection_id, 0u);  // V2 carries no connection ID
+  EXPECT_FALSE(t.close_connection(a));  // once only
   auto b = t.open_connection(*t.find("SSH"));
   ASSERT_TRUE(b);
   EXPECT_EQ(b->start_type, message_type::stream_start);
-  EXPECT_GT(b->ref.stream_id, a->ref.stream_id);
+  EXPECT_GT(b->ref.stream_id, a.stream_id);
 }
 
-TEST(StreamTableSource, V1SendsNoServiceId) {
-  lt::stream_table t(endpoint_role::source, wire_format::v1);
-  t.set_services({service("SSH")});
-  auto a = t.open_connection(*t.find("SSH"));
-  ASSERT_TRUE(a);
-  auto f = t.address(message_type::stream_start, a->ref);
+TEST_F(Table, SourceV1SendsNoServiceId) {
+  auto t = make(endpoint_role::source, wire_format::v1, {"SSH"});
+  auto a = open(t, "SSH");
+  auto f = t.address(message_type::stream_start, a);
   EXPECT_TRUE(f.service_id.empty());
   EXPECT_EQ(f.connection_id, 0u);
   // messages without a service ID route to the only service
-  EXPECT_TRUE(t.route(msg(message_type::data, a->ref.stream_id)));
+  EXPECT_TRUE(t.route(msg(message_type::data, a.stream_id)));
 }
 
-TEST(StreamTableSource, StaleDataAndUnknownConnectionsAreDropped) {
-  lt::stream_table t(endpoint_role::source, wire_format::v3);
-  t.set_services({service("SSH")});
-  auto a = t.open_connection(*t.find("SSH"));
-  EXPECT_TRUE(t.route(msg(message_type::data, a->ref.stream_id, "SSH", 1)));
-  EXPECT_TRUE(t.route(msg(message_type::data, a->ref.stream_id, "SSH", 0)));  // 0 means 1
-  EXPECT_FALSE(t.route(msg(message_type::data, a->ref.stream_id + 7, "SSH", 1)));
-  EXPECT_FALSE(t.route(msg(message_type::data, a->ref.stream_id, "SSH", 5)));
-  EXPECT_FALSE(t.route(msg(message_type::data, a->ref.stream_id, "NOPE", 1)));
+TEST_F(Table, DataRoutesOnlyToTheLiveConnectionItsIdsName) {
+  auto t = make(endpoint_role::source, wire_format::v3, {"SSH", "WEB"});
+  auto a = open(t, "SSH");
+  auto b = open(t, "SSH");
+  auto w = open(t, "WEB");
+  auto to = [&](std::int32_t stream, std::string_view id, std::uint32_t conn) {
+    auto c = t.route(msg(message_type::data, stream, id, conn));
+    return c ? std::optional(c->ref()) : std::nullopt;
+  };
+  EXPECT_EQ(to(a.stream_id, "SSH", 1)->connection_id, 1u);
+  EXPECT_EQ(to(a.stream_id, "SSH", 0)->connection_id, 1u);  // 0 means 1
+  EXPECT_EQ(to(b.stream_id, "SSH", 2)->connection_id, 2u);
+  EXPECT_EQ(to(w.stream_id, "WEB", 1)->service->id, "WEB");
+  EXPECT_FALSE(to(a.stream_id + 7, "SSH", 1));
+  EXPECT_FALSE(to(a.stream_id, "SSH", 5));
+  EXPECT_FALSE(to(a.stream_id, "NOPE", 1));
+  EXPECT_FALSE(to(a.stream_id, "", 1));  // several services: no service ID names none
 }
 
-TEST(StreamTableSource, ConnectionResetIsNotEchoedAndStreamGoesOn) {
-  lt::stream_table t(endpoint_role::source, wire_format::v3);
-  t.set_services({service("SSH")});
-  auto a = t.open_connection(*t.find("SSH"));
-  auto b = t.open_connection(*t.find("SSH"));
-  auto routed = t.route(msg(message_type::connection_reset, a->ref.stream_id, "SSH", 1));
-  ASSERT_TRUE(routed);
-  t.forget_connection(*routed);
-  EXPECT_FALSE(t.is_live(a->ref));
-  EXPECT_TRUE(t.is_live(b->ref));
+TEST_F(Table, ConnectionResetFromThePeerEndsOnlyThatConnection) {
+  auto t = make(endpoint_role::source, wire_format::v3, {"SSH"});
+  auto a = open(t, "SSH");
+  auto b = open(t, "SSH");
+  auto ended = t.reset_by_peer(msg(message_type::connection_reset, a.stream_id, "SSH", 1));
+  ASSERT_TRUE(ended);
+  EXPECT_EQ(ended->ref().connection_id, 1u);
+  EXPECT_FALSE(t.is_live(a));
+  EXPECT_TRUE(t.is_live(b));
+  EXPECT_FALSE(t.reset_by_peer(msg(message_type::connection_reset, a.stream_id, "SSH", 1)));  // the reference echoes
   auto c = t.open_connection(*t.find("SSH"));
   EXPECT_EQ(c->start_type, message_type::connection_start);
   EXPECT_EQ(c->ref.connection_id, 3u);
 }
 
-TEST(StreamTableSource, StreamResetEndsAllItsConnectionsOnlyWhenCurrent) {
-  lt::stream_table t(endpoint_role::source, wire_format::v3);
-  t.set_services({service("SSH")});
-  auto a = t.open_connection(*t.find("SSH"));
-  (void)t.open_connection(*t.find("SSH"));
-  EXPECT_TRUE(t.end_stream(msg(message_type::stream_reset, a->ref.stream_id + 1, "SSH")).empty());
-  EXPECT_EQ(t.end_stream(msg(message_type::stream_reset, a->ref.stream_id, "SSH")).size(), 2u);
+TEST_F(Table, StreamResetEndsAllItsConnectionsOnlyWhenCurrent) {
+  auto t = make(endpoint_role::source, wire_format::v3, {"SSH"});
+  auto a = open(t, "SSH");
+  (void)open(t, "SSH");
+  EXPECT_TRUE(t.end_stream(msg(message_type::stream_reset, a.stream_id + 1, "SSH")).empty());
+  EXPECT_EQ(t.end_stream(msg(message_type::stream_reset, a.stream_id, "SSH")).size(), 2u);
+  EXPECT_EQ(t.live_connections(), 0u);
   EXPECT_EQ(t.open_connection(*t.find("SSH"))->start_type, message_type::stream_start);
 }
 
-TEST(StreamTableDestination, DetectsPeerFormatFromFirstStart) {
-  {
-    lt::stream_table t(endpoint_role::destination, wire_format::v3);
-    t.set_services({service("SSH")});
-    auto s = t.on_start(msg(message_type::stream_start, 1));
-    ASSERT_TRUE(s.detected);
-    EXPECT_EQ(*s.detected, wire_format::v1);
-    EXPECT_TRUE(t.address(message_type::stream_reset, s.ref).service_id.empty());
-  }
-  {
-    lt::stream_table t(endpoint_role::destination, wire_format::v3);
-    t.set_services({service("SSH")});
-    auto s = t.on_start(msg(message_type::stream_start, 1, "SSH"));
-    EXPECT_EQ(*s.detected, wire_format::v2);
-    EXPECT_EQ(t.close_connection(s.ref).type, message_type::stream_reset);
-  }
-  {
-    lt::stream_table t(endpoint_role::destination, wire_format::v3);
-    t.set_services({service("SSH")});
-    auto s = t.on_start(msg(message_type::stream_start, 1, "SSH", 1));
-    EXPECT_EQ(*s.detected, wire_format::v3);
-    EXPECT_FALSE(t.on_start(msg(message_type::stream_start, 2, "SSH", 1)).detected);  // once per session
-    auto reset = t.close_connection({s.ref.service, 2, 1});
-    EXPECT_EQ(reset.type, message_type::connection_reset);
-    EXPECT_EQ(reset.connection_id, 1u);
+TEST_F(Table, StreamResetWithoutServiceIdOnANamedTunnelEndsThatStream) {
+  auto t = make(endpoint_role::source, wire_format::v3, {"SSH", "WEB"});
+  auto a = open(t, "SSH");
+  auto w = open(t, "WEB");
+  EXPECT_EQ(t.end_stream(msg(message_type::stream_reset, w.stream_id)).size(), 1u);
+  EXPECT_TRUE(t.is_live(a));
+  EXPECT_FALSE(t.is_live(w));
+}
+
+TEST_F(Table, DestinationLearnsMultiplexingAndNamingApart) {
+  struct row {
+    const char* name;
+    std::string_view service;
+    std::uint32_t conn;
+    int version;
+    bool multiplexed, named;
+  };
+  for (const auto& r : {row{"V3 unnamed tunnel", "", 1, 3, true, false}, row{"V3 named", "SSH", 1, 3, true, true},
+                        row{"V2 named", "SSH", 0, 2, false, true}, row{"V1 or -y V2 unnamed", "", 0, 1, false, false}}) {
+    SCOPED_TRACE(r.name);
+    auto t = make(endpoint_role::destination, wire_format::v3, {std::string(r.service)});
+    EXPECT_FALSE(t.peer().known);
+    const auto m = msg(message_type::stream_start, 1, r.service, r.conn);
+    EXPECT_TRUE(t.learn(m));
+    EXPECT_FALSE(t.learn(m));  // once
+    EXPECT_EQ(t.peer().version(), r.version);
+    EXPECT_EQ(t.peer().multiplexed, r.multiplexed);
+    EXPECT_EQ(t.peer().names_services, r.named);
+    auto ref = start(t, m);
+    EXPECT_EQ(t.address(message_type::data, ref).service_id, r.named ? r.service : "");
+    EXPECT_EQ(t.address(message_type::data, ref).connection_id, r.multiplexed ? 1u : 0u);
   }
 }
 
-TEST(StreamTableDestination, NewStreamStartReplacesTheOldStream) {
-  lt::stream_table t(endpoint_role::destination, wire_format::v3);
-  t.set_services({service("SSH")});
-  auto first = t.on_start(msg(message_type::stream_start, 4, "SSH", 1));
-  auto second = t.on_start(msg(message_type::connection_start, 4, "SSH", 2));
-  ASSERT_NE(second.ref.service, nullptr);
-  auto third = t.on_start(msg(message_type::stream_start, 9, "SSH", 1));
-  EXPECT_EQ(third.replaced, (std::vector<std::uint32_t>{1, 2}));
+// The conformance bug: a V3 source on a tunnel without services sends no service ID; taking it
+// for V1 ended the stream with its first connection, and every later connection hung.
+TEST_F(Table, DestinationOnAnUnnamedTunnelKeepsTheStreamAcrossConnections) {
+  auto t = make(endpoint_role::destination, wire_format::v3, {""});
+  auto first = start(t, msg(message_type::stream_start, 1, "", 1));
+  auto reset = t.close_connection(first);
+  ASSERT_TRUE(reset);
+  EXPECT_EQ(reset->type, message_type::connection_reset);
+  EXPECT_EQ(reset->connection_id, 1u);
+  EXPECT_TRUE(reset->service_id.empty());
+  for (std::uint32_t id = 2; id <= 9; ++id) {
+    auto ref = start(t, msg(message_type::connection_start, 1, "", id));
+    EXPECT_EQ(ref.connection_id, id);
+    EXPECT_EQ(t.address(message_type::data, ref).connection_id, id);  // never 0: that would mean connection 1
+  }
+  EXPECT_EQ(t.live_connections(), 8u);
+}
+
+TEST_F(Table, DestinationUpgradesToMultiplexedOnAConnectionStart) {
+  auto t = make(endpoint_role::destination, wire_format::v3, {"SSH"});
+  (void)start(t, msg(message_type::stream_start, 1, "SSH"));
+  EXPECT_EQ(t.peer().version(), 2);
+  EXPECT_TRUE(t.learn(msg(message_type::connection_start, 1, "SSH", 2)));
+  EXPECT_EQ(t.peer().version(), 3);
+}
+
+TEST_F(Table, DestinationForgetsThePeerWithTheSessionNotOnSessionReset) {
+  auto t = make(endpoint_role::destination, wire_format::v3, {"SSH"});
+  (void)start(t, msg(message_type::stream_start, 1, "SSH", 1));
+  EXPECT_EQ(t.end_all().size(), 1u);
+  EXPECT_TRUE(t.peer().known);
+  (void)start(t, msg(message_type::stream_start, 2, "SSH", 2));
+  EXPECT_EQ(t.end_session().size(), 1u);
+  EXPECT_FALSE(t.peer().known);
+  EXPECT_TRUE(t.learn(msg(message_type::stream_start, 1, "SSH")));
+  EXPECT_EQ(t.peer().version(), 2);
+}
+
+TEST_F(Table, DestinationNewStreamStartReplacesTheOldStream) {
+  auto t = make(endpoint_role::destination, wire_format::v3, {"SSH"});
+  (void)start(t, msg(message_type::stream_start, 4, "SSH", 1));
+  (void)start(t, msg(message_type::connection_start, 4, "SSH", 2));
+  const auto m = msg(message_type::stream_start, 9, "SSH", 1);
+  auto third = t.on_start(m, 128);
+  EXPECT_EQ(third.replaced.size(), 2u);
+  attach(t, third.ref);
   EXPECT_FALSE(t.route(msg(message_type::data, 4, "SSH", 1)));
   EXPECT_TRUE(t.route(msg(message_type::data, 9, "SSH", 1)));
-  (void)first;
+  EXPECT_FALSE(t.answer_unroutable(msg(message_type::data, 4, "SSH", 2)));  // the replaced stream's data in flight
 }
 
-TEST(StreamTableDestination, ConnectionStartForStaleStreamOrUnknownServiceIsIgnored) {
-  lt::stream_table t(endpoint_role::destination, wire_format::v3);
-  t.set_services({service("SSH")});
-  (void)t.on_start(msg(message_type::stream_start, 4, "SSH", 1));
-  EXPECT_EQ(t.on_start(msg(message_type::connection_start, 3, "SSH", 2)).ref.service, nullptr);
-  EXPECT_EQ(t.on_start(msg(message_type::connection_start, 4, "RDP", 2)).ref.service, nullptr);
-  EXPECT_EQ(t.on_start(msg(message_type::connection_start, 4, "SSH", 1)).ref.service, nullptr);  // duplicate
+TEST_F(Table, DestinationAnswersStartsItCannotHonourForExactlyTheirIds) {
+  auto t = make(endpoint_role::destination, wire_format::v3, {"SSH"});
+  (void)start(t, msg(message_type::stream_start, 4, "SSH", 1));
+  auto stale = t.on_start(msg(message_type::connection_start, 3, "SSH", 2), 128);
+  EXPECT_EQ(stale.ref.service, nullptr);
+  ASSERT_TRUE(stale.refusal);
+  EXPECT_EQ(stale.refusal->type, message_type::connection_reset);
+  EXPECT_EQ(stale.refusal->stream_id, 3);
+  EXPECT_EQ(stale.refusal->connection_id, 2u);
+  EXPECT_EQ(stale.refusal->service_id, "SSH");
+  auto unknown = t.on_start(msg(message_type::connection_start, 4, "RDP", 2), 128);
+  EXPECT_EQ(unknown.ref.service, nullptr);
+  ASSERT_TRUE(unknown.refusal);
+  EXPECT_EQ(unknown.refusal->service_id, "RDP");
+  auto duplicate = t.on_start(msg(message_type::connection_start, 4, "SSH", 1), 128);
+  EXPECT_EQ(duplicate.ref.service, nullptr);
+  EXPECT_FALSE(duplicate.refusal);  // answering would reset the live connection 1
+  EXPECT_TRUE(t.is_live({t.find("SSH"), 4, 1}));
+  auto over = t.on_start(msg(message_type::connection_start, 4, "SSH", 2), 1);
+  EXPECT_EQ(over.ref.service, nullptr);
+  ASSERT_TRUE(over.refusal);
+  EXPECT_EQ(over.refusal->connection_id, 2u);
 }
 
-TEST(StreamTableDestination, SessionResetEndsEverything) {
-  lt::stream_table t(endpoint_role::destination, wire_format::v3);
-  t.set_services({service("SSH"), service("WEB")});
-  (void)t.on_start(msg(message_type::stream_start, 1, "SSH", 1));
-  (void)t.on_start(msg(message_type::stream_start, 2, "WEB", 1));
-  (void)t.on_start(msg(message_type::connection_start, 2, "WEB", 2));
+TEST_F(Table, DataForAnUnknownConnectionIsAnsweredOnceAndForAnEndedOneNot) {
+  auto t = make(endpoint_role::destination, wire_format::v3, {""});
+  auto a = start(t, msg(message_type::stream_start, 1, "", 1));
+  auto answer = t.answer_unroutable(msg(message_type::data, 1, "", 5));
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->type, message_type::connection_reset);
+  EXPECT_EQ(answer->stream_id, 1);
+  EXPECT_EQ(answer->connection_id, 5u);
+  EXPECT_FALSE(t.answer_unroutable(msg(message_type::data, 1, "", 5)));
+  ASSERT_TRUE(t.close_connection(a));
+  EXPECT_FALSE(t.answer_unroutable(msg(message_type::data, 1, "", 1)));  // what it had in flight
+  EXPECT_FALSE(t.answer_unroutable(msg(message_type::connection_reset, 1, "", 7)));  // a reset is never answered
+  EXPECT_FALSE(t.answer_unroutable(msg(message_type::stream_reset, 3)));
+}
+
+TEST_F(Table, OneConnectionPeersAreAnsweredWithStreamReset) {
+  auto t = make(endpoint_role::destination, wire_format::v3, {"SSH"});
+  (void)start(t, msg(message_type::stream_start, 1, "SSH"));
+  auto answer = t.answer_unroutable(msg(message_type::data, 2, "SSH"));
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->type, message_type::stream_reset);
+  EXPECT_EQ(answer->stream_id, 2);
+  EXPECT_EQ(answer->connection_id, 0u);
+}
+
+TEST_F(Table, ARestartedSourceMayStartItsStreamIdsAgain) {
+  auto t = make(endpoint_role::destination, wire_format::v3, {""});
+  (void)start(t, msg(message_type::stream_start, 1, "", 1));
+  (void)start(t, msg(message_type::stream_start, 2, "", 2));  // ends stream 1
+  auto again = start(t, msg(message_type::stream_start, 1, "", 1));
+  EXPECT_TRUE(t.is_live(again));
+  EXPECT_TRUE(t.answer_unroutable(msg(message_type::data, 1, "", 3)));  // stream 1 is live again, not ended
+}
+
+TEST_F(Table, ALateCallbackDoesNotEndANewerConnectionWithTheSameIds) {
+  auto t = make(endpoint_role::destination, wire_format::v3, {"SSH"});
+  const auto m = msg(message_type::stream_start, 1, "SSH", 1);
+  (void)t.learn(m);
+  auto s = t.on_start(m, 128);
+  auto old_connection = attach(t, s.ref);
+  auto s2 = t.on_start(m, 128);  // the same stream started again
+  ASSERT_EQ(s2.replaced.size(), 1u);
+  auto new_connection = attach(t, s2.ref);
+  EXPECT_FALSE(t.close_connection(s.ref, old_connection.get()));
+  EXPECT_TRUE(t.is_live(s2.ref));
+  EXPECT_TRUE(t.close_connection(s2.ref, new_connection.get()));
+}
+
+TEST_F(Table, SessionResetEndsEverything) {
+  auto t = make(endpoint_role::destination, wire_format::v3, {"SSH", "WEB"});
+  (void)start(t, msg(message_type::stream_start, 1, "SSH", 1));
+  (void)start(t, msg(message_type::stream_start, 2, "WEB", 1));
+  (void)start(t, msg(message_type::connection_start, 2, "WEB", 2));
   EXPECT_EQ(t.end_all().size(), 3u);
   EXPECT_FALSE(t.route(msg(message_type::data, 1, "SSH", 1)));
+  EXPECT_EQ(t.live_connections(), 0u);
 }
