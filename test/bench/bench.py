@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark: localproxy through tunnel-service on loopback, beside a direct loopback baseline.
 
-Measures bulk throughput each way, 1-byte round trip p50/p99, V3 connections set up per second,
+On a tunnel without services (the README's `-s PORT` / `-d PORT`) and on one with a named service,
+measures bulk throughput each way, 1-byte round trip p50/p99, V3 connections set up per second,
 and each proxy's peak RSS and CPU seconds per GiB relayed. Usage:
     python3 test/bench/bench.py [--mib 512] [--rtt-count 2000] [--connections 300]
 Figures only: nothing here passes or fails.
@@ -10,6 +11,7 @@ import argparse
 import os
 import socket
 import statistics
+import struct
 import sys
 import tempfile
 import threading
@@ -21,35 +23,46 @@ import harness  # noqa: E402
 CHUNK = 256 * 1024
 
 
-def sink_server():
-    def sink(conn):
-        while conn.recv(CHUNK):
-            pass
-        conn.sendall(b"k")
-    return harness.EchoServer(handler=sink)
-
-
-def source_server(total):
-    def source(conn):
-        block = os.urandom(CHUNK)
-        left = total
-        while left > 0:
-            conn.sendall(block[:min(left, CHUNK)])
-            left -= CHUNK
-        conn.shutdown(socket.SHUT_WR)
-    return harness.EchoServer(handler=source)
+def bench_app(total):
+    """The one application behind the tunnel (an unnamed tunnel has one): a connection's first byte
+    picks what it does. U: an 8-byte length, then that many bytes to sink, acknowledged (the tunnel
+    carries no half-close, so the sink cannot wait for the end of stream); D: send `total` bytes;
+    E: echo."""
+    def serve(conn):
+        mode = conn.recv(1)
+        if mode == b"U":
+            header = b""
+            while len(header) < 8:
+                header += conn.recv(8 - len(header))
+            left = struct.unpack(">Q", header)[0]
+            while left > 0:
+                b = conn.recv(min(CHUNK, left))
+                if not b:
+                    return
+                left -= len(b)
+            conn.sendall(b"k")
+        elif mode == b"D":
+            block = os.urandom(CHUNK)
+            left = total
+            while left > 0:
+                conn.sendall(block[:min(left, CHUNK)])
+                left -= CHUNK
+            conn.shutdown(socket.SHUT_WR)
+        elif mode == b"E":
+            harness.EchoServer.echo(conn)
+    return harness.EchoServer(handler=serve)
 
 
 def upload(port, total):
     block = os.urandom(CHUNK)
     t0 = time.monotonic()
     s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"U" + struct.pack(">Q", total))
     left = total
     while left > 0:
         s.sendall(block[:min(left, CHUNK)])
         left -= CHUNK
-    s.shutdown(socket.SHUT_WR)
-    s.recv(1)  # the sink's acknowledgement: every byte arrived
+    assert s.recv(1) == b"k"  # the sink's acknowledgement: every byte arrived
     s.close()
     return time.monotonic() - t0
 
@@ -57,6 +70,7 @@ def upload(port, total):
 def download(port, total):
     t0 = time.monotonic()
     s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"D")
     got = 0
     while True:
         b = s.recv(CHUNK)
@@ -71,6 +85,7 @@ def download(port, total):
 def rtt(port, count):
     s = socket.create_connection(("127.0.0.1", port))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.sendall(b"E")
     samples = []
     for _ in range(count):
         t0 = time.perf_counter()
@@ -86,15 +101,66 @@ def connections_per_second(port, count):
     t0 = time.monotonic()
     for _ in range(count):
         s = socket.create_connection(("127.0.0.1", port))
-        s.sendall(b"x")
+        s.sendall(b"Ex")
         assert s.recv(1) == b"x"
         s.close()
     return count / (time.monotonic() - t0)
 
 
+def measure(port, a, total):
+    up = upload(port, total)
+    down = download(port, total)
+    p50, p99 = rtt(port, a.rtt_count)
+    cps = connections_per_second(port, a.connections)
+    return (f"upload {a.mib / up:.0f} MiB/s, download {a.mib / down:.0f} MiB/s, rtt p50 {p50:.0f} us p99 {p99:.0f} us, "
+            f"{cps:.0f} connections/s")
+
+
 class Bench(harness.Harness):
     def runTest(self):
         pass
+
+
+def through_tunnel(b, app, a, total, named):
+    """One pair on a tunnel without services (`-s PORT` / `-d PORT`, the README's usage) or with
+    one named service; prints its figures and stops it."""
+    port = harness.free_port()
+    dst_map, src_map, services = ((f"BENCH={app.port}", f"BENCH={port}", ["BENCH"]) if named
+                                  else (str(app.port), str(port), []))
+    first = len(b.procs)
+    src, dst, ports = b.start_pair(dst_map, src_map, services,
+                                   settings={"tunneling": {"proxy": {"websocket": {"ping_period_ms": 20000}}}},
+                                   verbose="4")  # the default level
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            src.sample_rss()
+            dst.sample_rss()
+            time.sleep(0.05)
+
+    threading.Thread(target=sample, daemon=True).start()
+    svc0 = b.service.cpu_seconds()
+    cpu0 = (src.cpu_seconds(), dst.cpu_seconds())
+    up = upload(ports[0], total)
+    down = download(ports[0], total)
+    cpu1 = (src.cpu_seconds(), dst.cpu_seconds())
+    svc1 = b.service.cpu_seconds()
+    p50, p99 = rtt(ports[0], a.rtt_count)
+    cps = connections_per_second(ports[0], a.connections)
+    stop.set()
+    gib = 2 * total / 2**30
+    shape = "one named service" if named else "tunnel without services, unnamed -s/-d"
+    print(f"## localproxy through tunnel-service ({'ws' if a.plain else 'wss'}), {shape}")
+    print(f"upload {a.mib / up:.0f} MiB/s, download {a.mib / down:.0f} MiB/s, rtt p50 {p50:.0f} us p99 {p99:.0f} us, "
+          f"{cps:.0f} connections/s")
+    for p, cpu in ((src, cpu1[0] - cpu0[0]), (dst, cpu1[1] - cpu0[1])):
+        print(f"{p.name}: peak RSS {p.peak_rss_kib / 1024:.1f} MiB (anonymous {p.peak_anon_kib / 1024:.1f} MiB, "
+              f"the rest shared library pages), CPU {cpu / gib:.2f} s/GiB")
+    print(f"tunnel-service: CPU {(svc1 - svc0) / gib:.2f} s/GiB")
+    for p in b.procs[first:]:
+        p.stop()
+    del b.procs[first:]
 
 
 def main():
@@ -106,55 +172,20 @@ def main():
     a = ap.parse_args()
     total = a.mib * 1024 * 1024
 
-    sink, src_app, echo = sink_server(), source_server(total), harness.EchoServer()
+    app = bench_app(total)
     print(f"# {a.mib} MiB each way, {a.rtt_count} round trips, {a.connections} connections")
     print("## direct loopback (baseline)")
-    up = upload(sink.port, total)
-    down = download(src_app.port, total)
-    p50, p99 = rtt(echo.port, a.rtt_count)
-    cps = connections_per_second(echo.port, a.connections)
-    print(f"upload {a.mib / up:.0f} MiB/s, download {a.mib / down:.0f} MiB/s, rtt p50 {p50:.0f} us p99 {p99:.0f} us, "
-          f"{cps:.0f} connections/s")
+    print(measure(app.port, a, total))
 
     b = Bench()
     b.setUp()
     try:
         b.start_service(plain=a.plain)
-        names = ["SINK", "SOURCE", "ECHO"]
-        ports = [harness.free_port() for _ in names]
-        src, dst, _ = b.start_pair(f"SINK={sink.port},SOURCE={src_app.port},ECHO={echo.port}",
-                                   ",".join(f"{n}={p}" for n, p in zip(names, ports)), names,
-                                   settings={"tunneling": {"proxy": {"websocket": {"ping_period_ms": 20000}}}},
-                                   verbose="4")  # the default level
-        stop = threading.Event()
-
-        def sample():
-            while not stop.is_set():
-                src.sample_rss()
-                dst.sample_rss()
-                time.sleep(0.05)
-
-        threading.Thread(target=sample, daemon=True).start()
-        cpu0 = (src.cpu_seconds(), dst.cpu_seconds())
-        up = upload(ports[0], total)
-        down = download(ports[1], total)
-        cpu1 = (src.cpu_seconds(), dst.cpu_seconds())
-        p50, p99 = rtt(ports[2], a.rtt_count)
-        cps = connections_per_second(ports[2], a.connections)
-        stop.set()
-        gib = 2 * total / 2**30
-        print(f"## localproxy through tunnel-service ({'ws' if a.plain else 'wss'})")
-        print(f"upload {a.mib / up:.0f} MiB/s, download {a.mib / down:.0f} MiB/s, rtt p50 {p50:.0f} us p99 {p99:.0f} us, "
-              f"{cps:.0f} connections/s")
-        for p, cpu in ((src, cpu1[0] - cpu0[0]), (dst, cpu1[1] - cpu0[1])):
-            print(f"{p.name}: peak RSS {p.peak_rss_kib / 1024:.1f} MiB (anonymous {p.peak_anon_kib / 1024:.1f} MiB, "
-                  f"the rest shared library pages), CPU {cpu / gib:.2f} s/GiB")
-        svc_cpu = b.service.cpu_seconds()
-        print(f"tunnel-service: CPU {svc_cpu:.2f} s total")
+        through_tunnel(b, app, a, total, named=False)
+        through_tunnel(b, app, a, total, named=True)
     finally:
         b.tearDown()
-        for s in (sink, src_app, echo):
-            s.close()
+        app.close()
 
 
 if __name__ == "__main__":
