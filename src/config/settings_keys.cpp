@@ -38,7 +38,7 @@ const std::array<key, 29> keys{{
     {"websocket.read_buffer_size", &settings::ws_read_buffer_size, 1024, 16 * mib},
     {"websocket.retry_delay_max_ms", &settings::retry_delay_max_ms, 1, day_ms},
     {"websocket.handshake_timeout_ms", &settings::handshake_timeout_ms, 100, hour_ms},
-    {"websocket.pong_timeout_ms", &settings::pong_timeout_ms, 100, hour_ms},
+    {"websocket.pong_timeout_ms", &settings::pong_timeout_ms, 0, hour_ms},
     {"websocket.service_ids_timeout_ms", &settings::service_ids_timeout_ms, 0, hour_ms},
     {"websocket.generate_client_token", &settings::generate_client_token, 0, 0},
     {"status_period_ms", &settings::status_period_ms, 0, day_ms},

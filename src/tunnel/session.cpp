@@ -106,16 +106,24 @@ asio::awaitable<void> tunnel_session::write_loop(std::shared_ptr<tunnel_session>
 
 asio::awaitable<void> tunnel_session::ping_loop(std::shared_ptr<tunnel_session> self) {
   const auto& s = context_.options().tunables;
+  const auto period = milliseconds(s.ping_period_ms);
+  // A dead service is noticed in a time that follows the ping period: at most three periods
+  // after its last pong by default.
+  const auto deadline = s.pong_timeout_ms ? milliseconds(s.pong_timeout_ms) : 2 * period;
+  auto next_ping = std::chrono::steady_clock::now() + period;
   while (!shut_down_) {
-    ping_timer_.expires_after(milliseconds(s.ping_period_ms));
+    // The service answers pings only once it has a peer, so silence before the first pong is normal.
+    const bool overdue_possible = ping_outstanding_ && pong_seen_;
+    ping_timer_.expires_at(overdue_possible ? std::min(next_ping, ping_sent_ + deadline) : next_ping);
     co_await ping_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (shut_down_) break;
     const auto now = std::chrono::steady_clock::now();
-    // The service answers pings only once it has a peer, so silence before the first pong is normal.
-    if (ping_outstanding_ && pong_seen_ && now - ping_sent_ > milliseconds(s.pong_timeout_ms)) {
-      finish(session_end::kind::lost, "no pong from the service for " + std::to_string(s.pong_timeout_ms) + " ms");
+    if (ping_outstanding_ && pong_seen_ && now >= ping_sent_ + deadline) {
+      finish(session_end::kind::lost, "no pong from the service for " + std::to_string(deadline.count()) + " ms");
       break;
     }
+    if (now < next_ping) continue;
+    next_ping = now + period;
     if (!ping_outstanding_) {
       ping_sent_ = now;
       ping_outstanding_ = true;

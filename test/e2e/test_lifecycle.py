@@ -125,6 +125,23 @@ class Lifecycle(Harness):
         poke.close()
         self.assert_echo_recovers(ports[0])
 
+    def test_default_pong_deadline_follows_the_ping_period(self):
+        # No pong_timeout_ms: two ping periods (400 ms here), not a fixed 30 s.
+        echo = self.echo_server()
+        quick = {"tunneling": {"proxy": {"websocket": {"ping_period_ms": 200}}}}
+        src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"], settings=quick)
+        time.sleep(0.6)  # a few pongs arrive first: the service answers
+        mark = len(src.text())
+        status, _ = self.api("POST", f"/tunnels/{self.tunnel['tunnelId']}/freeze?side=source")
+        self.assertEqual(status, 200)
+        poke = socket.create_connection(("127.0.0.1", ports[0]), timeout=10)
+        poke.sendall(b"x")
+        src.wait_for(r"no pong from the service for 400 ms", timeout=10, after=mark)
+        self.api("POST", f"/tunnels/{self.tunnel['tunnelId']}/freeze?side=source&on=0")
+        src.wait_for(r"Successfully established websocket connection", timeout=15, after=mark)
+        poke.close()
+        self.assert_echo_recovers(ports[0])
+
     def test_sigterm_exits_zero_quickly(self):
         echo = self.echo_server()
         src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"])

@@ -40,7 +40,7 @@ struct settings {
   std::size_t ws_read_buffer_size = 131076;         // websocket.read_buffer_size
   std::uint32_t retry_delay_max_ms = 60000;         // websocket.retry_delay_max_ms (ours): backoff cap
   std::uint32_t handshake_timeout_ms = 30000;       // websocket.handshake_timeout_ms (ours): each connect step
-  std::uint32_t pong_timeout_ms = 30000;            // websocket.pong_timeout_ms (ours)
+  std::uint32_t pong_timeout_ms = 0;  // websocket.pong_timeout_ms (ours): 0 = two ping periods
   std::uint32_t service_ids_timeout_ms = 2000;      // websocket.service_ids_timeout_ms (ours)
   bool generate_client_token = true;                // websocket.generate_client_token (ours)
 
