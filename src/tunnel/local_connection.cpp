@@ -7,6 +7,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "localproxy/log/log.hpp"
 #include "localproxy/tunnel/outbox.hpp"
 
 namespace localproxy::tunnel {
@@ -24,6 +25,52 @@ local_connection::local_connection(const asio::any_io_executor& ex, connection_r
       slot_freed_(ex),
       queue_changed_(ex),
       progress_(ex) {}
+
+local_connection::~local_connection() {
+  for (auto& s : slots_) release_slot(s);
+  if (limits_.budget) limits_.budget->release(queue_charged_);
+}
+
+void local_connection::release_slot(frame_slot& slot) noexcept {
+  if (slot.capacity == 0) return;
+  if (limits_.budget) limits_.budget->release(slot.capacity);
+  slot.buffer.reset();
+  slot.capacity = 0;
+}
+
+void local_connection::recharge_queue() noexcept {
+  const auto now = queue_.capacity() + writing_.capacity();
+  if (limits_.budget) {
+    if (now > queue_charged_)
+      limits_.budget->charge(now - queue_charged_);
+    else if (now < queue_charged_)
+      limits_.budget->release(queue_charged_ - now);
+  }
+  queue_charged_ = now;
+}
+
+asio::awaitable<bool> local_connection::make_room(frame_slot& slot) {
+  const std::size_t header = protocol::data_header_max;
+  for (bool logged = false;;) {
+    if (discards_outbound()) co_return false;
+    if (slot.capacity == header + read_size_) co_return true;
+    release_slot(slot);
+    for (std::size_t size = read_size_;; size = std::max(min_read, size / 2)) {
+      if (!limits_.budget || limits_.budget->try_charge_reads(header + size)) {
+        slot.buffer.reset(new std::uint8_t[header + size]);
+        slot.capacity = header + size;
+        read_size_ = size;
+        co_return true;
+      }
+      if (size == min_read) break;
+    }
+    if (!logged) {
+      LP_LOG(debug) << "Reads from " << describe_connection(ref_) << " wait: the buffers of all connections are full";
+      logged = true;
+    }
+    co_await limits_.budget->wait_for_release();
+  }
+}
 
 void local_connection::start(socket_type socket, std::function<void(local_connection&)> on_local_end) {
   if (closed_) {
@@ -57,15 +104,20 @@ asio::awaitable<void> local_connection::read_loop(std::shared_ptr<local_connecti
       co_await slot_freed_.wait();
       slot = free_slot();
     }
-    if (discards_outbound()) break;
-    if (slot->buffer.size() < header + read_size_) slot->buffer.resize(header + read_size_);
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(slot->buffer.data() + header, read_size_),
+    if (discards_outbound() || !co_await make_room(*slot)) break;
+    reading_ = slot;
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(slot->buffer.get() + header, read_size_),
                                                      asio::as_tuple(asio::use_awaitable));
+    reading_ = nullptr;
     if (ec || n == 0 || discards_outbound()) break;
-    // Interactive traffic keeps small buffers; a bulk transfer grows them to a full payload.
-    if (n == read_size_) read_size_ = std::min(read_size_ * 2, limits_.frames.max_payload);
-    slot->frame = protocol::encode_data_header(std::span(slot->buffer).subspan(header, n), ref_.stream_id,
-                                               wire_service_id_, wire_connection_id_, limits_.frames);
+    // Interactive traffic keeps small buffers; a bulk transfer grows them to a full payload, and
+    // they shrink again after it.
+    if (n == read_size_)
+      read_size_ = std::min(read_size_ * 2, limits_.frames.max_payload);
+    else if (n < read_size_ / 4)
+      read_size_ = std::max(min_read, read_size_ / 2);
+    slot->frame = protocol::encode_data_header(std::span(slot->buffer.get(), slot->capacity).subspan(header, n),
+                                               ref_.stream_id, wire_service_id_, wire_connection_id_, limits_.frames);
     if (slot->frame.empty()) break;  // cannot happen with validated settings
     slot->busy = true;
     bytes_from_local_ += n;
@@ -75,6 +127,8 @@ asio::awaitable<void> local_connection::read_loop(std::shared_ptr<local_connecti
   while (!slots_idle() && !closed_) co_await slot_freed_.wait();
   if (!discards_outbound() && on_local_end_) on_local_end_(*this);
   close_after_flush();
+  for (auto& s : slots_)
+    if (!s.busy) release_slot(s);
 }
 
 asio::awaitable<void> local_connection::write_loop(std::shared_ptr<local_connection> self) {
@@ -101,6 +155,12 @@ asio::awaitable<void> local_connection::write_loop(std::shared_ptr<local_connect
     }
     writing_.clear();
     written_ = 0;
+    // A drained queue gives its storage back: an idle connection holds none.
+    if (queue_.empty()) {
+      std::vector<std::uint8_t>().swap(writing_);
+      std::vector<std::uint8_t>().swap(queue_);
+    }
+    recharge_queue();
   }
   if (!closed_) {
     // Half-close first so the application sees a clean end of stream after the last byte.
@@ -115,6 +175,9 @@ void local_connection::deliver(std::span<const std::uint8_t> payload) {
   if (closed_ || tunnel_closed_ || payload.empty()) return;
   if (pending_bytes() == 0) last_progress_ = clock::now();  // the stall clock starts with the first byte waiting
   queue_.insert(queue_.end(), payload.begin(), payload.end());
+  // Data the tunnel delivered cannot be refused: it is charged even over the budget, and the
+  // session pauses the tunnel when it is.
+  recharge_queue();
   queue_changed_.notify();
 }
 
@@ -137,8 +200,12 @@ void local_connection::abort() noexcept {
   closed_ = true;
   boost::system::error_code ignored;
   socket_.close(ignored);
-  queue_.clear();
-  queue_.shrink_to_fit();
+  // A pending write is cancelled by the close without touching its buffer.
+  std::vector<std::uint8_t>().swap(queue_);
+  std::vector<std::uint8_t>().swap(writing_);
+  recharge_queue();
+  for (auto& s : slots_)
+    if (!s.busy) release_slot(s);
   slot_freed_.notify();
   queue_changed_.notify();
   progress_.notify();
@@ -147,6 +214,10 @@ void local_connection::abort() noexcept {
 void local_connection::frame_done(frame_slot& slot) {
   slot.busy = false;
   slot.frame = {};
+  // A slot bigger than the reads now need, while the reader waits on the other one, or of a
+  // connection that is over, goes back to the budget.
+  if (discards_outbound() || (reading_ && reading_ != &slot && slot.capacity > protocol::data_header_max + read_size_))
+    release_slot(slot);
   slot_freed_.notify();
 }
 

@@ -38,6 +38,7 @@ tunnel_session::tunnel_session(tunnel_context& context, std::unique_ptr<transpor
       service_ids_timer_(context.executor()) {
   limits_.frames = frame_limits_of(context.options().tunables);
   limits_.queue_limit = context.options().tunables.connection_buffer_size;
+  limits_.budget = std::make_shared<memory_budget>(context.executor(), context.options().tunables.total_buffer_size);
 }
 
 tunnel_session::~tunnel_session() = default;
@@ -271,7 +272,8 @@ void tunnel_session::on_data(const protocol::message_view& m) {
     return;
   }
   connection->deliver(m.payload);
-  if (connection->pending_bytes() > limits_.queue_limit) congested_.push_back(std::move(connection));
+  if (connection->pending_bytes() > limits_.queue_limit || limits_.budget->over())
+    congested_.push_back(std::move(connection));
 }
 
 void tunnel_session::on_connection_reset(const protocol::message_view& m) {

@@ -131,22 +131,45 @@ void tunnel_session::reset_connection(const std::shared_ptr<local_connection>& c
   connection->abort();
 }
 
+std::shared_ptr<local_connection> tunnel_session::largest_holder() {
+  std::shared_ptr<local_connection> largest;
+  for (auto& s : context_.table().services())
+    for (auto& [id, c] : s.connections)
+      if (c && c->pending_bytes() > 0 && (!largest || c->pending_bytes() > largest->pending_bytes())) largest = c;
+  return largest;
+}
+
 asio::awaitable<void> tunnel_session::relieve_backpressure() {
   // The protocol has no per-stream flow control: pausing the WebSocket reader is the only way to
   // bound a slow application's queue. A connection that stops moving is reset so that it cannot
   // hold up every other connection; a slow but moving one is waited for.
   const auto stall = milliseconds(context_.options().tunables.stall_timeout_ms);
-  auto congested = std::move(congested_);
-  congested_.clear();
-  for (auto& c : congested) {
-    while (!c->closed() && !end_ && c->pending_bytes() > limits_.queue_limit) {
+  // Waits while `over` holds for c; true when c stopped moving for the stall timeout.
+  auto stalls = [&](const std::shared_ptr<local_connection>& c, auto over) -> asio::awaitable<bool> {
+    while (!c->closed() && !end_ && over()) {
       const auto deadline = c->last_progress() + stall;
-      if (std::chrono::steady_clock::now() >= deadline) {
-        reset_connection(c, "the local application stopped reading (tcp.stall_timeout_ms)");
-        break;
-      }
+      if (std::chrono::steady_clock::now() >= deadline) co_return true;
       co_await c->progress().wait_until(deadline);
     }
+    co_return false;
+  };
+  auto congested = std::move(congested_);
+  congested_.clear();
+  for (auto& c : congested)
+    if (co_await stalls(c, [&] { return c->pending_bytes() > limits_.queue_limit; }))
+      reset_connection(c, "the local application stopped reading (tcp.stall_timeout_ms)");
+  // All connections together over tcp.total_buffer_size: the ones holding the most go first.
+  auto& budget = *limits_.budget;
+  for (bool logged = false; budget.over() && !end_;) {
+    auto largest = largest_holder();
+    if (!largest) break;
+    if (!logged) {
+      LP_LOG(warning) << "Buffered payload is over tcp.total_buffer_size (" << budget.limit()
+                      << " bytes); pausing the tunnel until the connections holding the most drain";
+      logged = true;
+    }
+    if (co_await stalls(largest, [&] { return budget.over(); }))
+      reset_connection(largest, "the local application stopped reading while all buffers were full (tcp.stall_timeout_ms)");
   }
 }
 

@@ -237,6 +237,65 @@ class Memory(Harness):
         self.assertNotIn("stopped reading", src.text())
         print(f"peak RSS: source {src.peak_rss_kib} KiB, destination {dst.peak_rss_kib} KiB")
 
+    def test_300_stalled_readers_stay_within_the_total_buffer_budget(self):
+        # 300 clients send as fast as they can; the destination's application (a Unix socket: the
+        # kernel buffers little for it, unlike loopback TCP's autotuned 4 MiB) reads nothing. Each
+        # connection alone stays under its own limit; all together they would hold far more than
+        # tcp.total_buffer_size, which must bound both proxies.
+        budget_mib = int(os.environ.get("LP_E2E_BUDGET_MIB", "4"))
+        release = threading.Event()
+        self.addCleanup(release.set)
+        app = self.echo_server(unix_path=os.path.join(self.dir, "stalled.sock"), handler=lambda conn: release.wait(60))
+        echo = self.echo_server()
+        p1, p2 = free_port(), free_port()
+        tcp = {"max_active_connections": 400, "stall_timeout_ms": 2000,
+               "total_buffer_size": budget_mib * 1024 * 1024}
+        src, dst, _ = self.start_pair(f"BULK={app.port},ECHO={echo.port}", f"BULK={p1},ECHO={p2}", ["BULK", "ECHO"],
+                                      settings={"tunneling": {"proxy": {"tcp": tcp}}}, verbose="4")
+        self.assertEqual(sha256(echo_roundtrip(p2, b"warm up")), sha256(b"warm up"))
+        idle = {}
+        for p in (src, dst):
+            p.sample_rss()
+            idle[p.name] = p.peak_anon_kib
+        clients = []
+        try:
+            for _ in range(300):
+                c = socket.create_connection(("127.0.0.1", p1), timeout=10)
+                c.setblocking(False)
+                clients.append(c)
+            block = os.urandom(65536)
+            sent = 0
+            deadline = time.monotonic() + 8
+            while time.monotonic() < deadline:
+                progressed = False
+                for c in list(clients):
+                    try:
+                        sent += c.send(block)
+                        progressed = True
+                    except BlockingIOError:
+                        pass
+                    except OSError:  # reset: the proxy gave up on a connection that stalled
+                        clients.remove(c)
+                for p in (src, dst):
+                    p.sample_rss()
+                if not progressed:
+                    time.sleep(0.02)
+            dst.wait_for(r"over tcp\.total_buffer_size", timeout=10)
+            data = os.urandom(100000)  # a fresh connection still gets its echo
+            self.assertEqual(sha256(echo_roundtrip(p2, data, timeout=60)), sha256(data))
+            for p in (src, dst):
+                p.sample_rss()
+        finally:
+            for c in clients:
+                c.close()
+        print(f"clients sent {sent / 2**20:.0f} MiB")
+        for p in (src, dst):
+            grown = p.peak_anon_kib - idle[p.name]
+            print(f"{p.name}: idle anonymous {idle[p.name]} KiB, peak {p.peak_anon_kib} KiB (+{grown} KiB), "
+                  f"peak RSS {p.peak_rss_kib} KiB; budget {budget_mib * 1024} KiB")
+            # the budget, plus what 300 connections need to exist at all (sockets, coroutine frames)
+            self.assertLess(grown, budget_mib * 1024 + 3 * 1024, f"{p.name} grew by {grown} KiB")
+
     def test_stuck_reader_is_reset_and_others_keep_flowing(self):
         def blast(conn):
             chunk = b"z" * 65536

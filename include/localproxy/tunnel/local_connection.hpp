@@ -2,8 +2,10 @@
 // One local TCP or Unix connection carried by the tunnel, with bounded buffers both ways:
 //  - local -> tunnel: the reader frames what it reads in place (two frame slots, so one read
 //    overlaps one WebSocket write); with both slots waiting for the writer, it stops reading.
+//    A slot's buffer is drawn from the process's memory budget; without room, reading waits.
 //  - tunnel -> local: payloads are queued and written in order; the session stops reading the
-//    WebSocket while the queue is over its limit, and resets a connection that stops moving.
+//    WebSocket while the queue is over its limit (or the budget is spent), and resets a
+//    connection that stops moving.
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -17,6 +19,7 @@
 
 #include "localproxy/protocol/frame_codec.hpp"
 #include "localproxy/tunnel/async_event.hpp"
+#include "localproxy/tunnel/memory_budget.hpp"
 #include "localproxy/tunnel/stream_table.hpp"
 
 namespace localproxy::tunnel {
@@ -24,7 +27,8 @@ namespace localproxy::tunnel {
 class outbox;
 
 struct frame_slot {
-  std::vector<std::uint8_t> buffer;
+  std::unique_ptr<std::uint8_t[]> buffer;  // not zero-filled: what is sent was first read into it
+  std::size_t capacity = 0;               // charged to the memory budget
   std::span<const std::uint8_t> frame;
   bool busy = false;  // handed to the outbox, not yet written
 };
@@ -32,6 +36,7 @@ struct frame_slot {
 struct connection_limits {
   protocol::frame_limits frames;
   std::size_t queue_limit = 131072;  // tunnel -> local bytes before the session pauses
+  std::shared_ptr<memory_budget> budget;  // null: unbounded (tests of the bookkeeping alone)
 };
 
 class local_connection : public std::enable_shared_from_this<local_connection> {
@@ -42,6 +47,9 @@ class local_connection : public std::enable_shared_from_this<local_connection> {
   // `wire_service_id` / `wire_connection_id`: how DATA frames address it (per wire format).
   local_connection(const boost::asio::any_io_executor& ex, connection_ref ref, std::string wire_service_id,
                    std::uint32_t wire_connection_id, const connection_limits& limits, outbox& out);
+  ~local_connection();
+  local_connection(const local_connection&) = delete;
+  local_connection& operator=(const local_connection&) = delete;
 
   // Starts both directions on a connected socket. on_local_end runs once the local side is
   // done (EOF or error) and everything read before it was written to the tunnel.
@@ -73,6 +81,12 @@ class local_connection : public std::enable_shared_from_this<local_connection> {
   boost::asio::awaitable<void> write_loop(std::shared_ptr<local_connection> self);
   frame_slot* free_slot() noexcept;
   [[nodiscard]] bool slots_idle() const noexcept;
+  // Gives `slot` room for a read of read_size_ bytes, reading less when the budget is short and
+  // waiting while not even the smallest read fits. False when the connection ended meanwhile.
+  boost::asio::awaitable<bool> make_room(frame_slot& slot);
+  void release_slot(frame_slot& slot) noexcept;
+  // Charges (or releases) the budget for what the queue's storage now takes.
+  void recharge_queue() noexcept;
 
   socket_type socket_;
   connection_ref ref_;
@@ -82,13 +96,16 @@ class local_connection : public std::enable_shared_from_this<local_connection> {
   outbox& outbox_;
   std::function<void(local_connection&)> on_local_end_;
 
+  static constexpr std::size_t min_read = 4096;
   std::array<frame_slot, 2> slots_;
-  std::size_t read_size_ = 4096;  // grows while reads fill it, up to max_payload
+  frame_slot* reading_ = nullptr;  // the slot a read is pending on
+  std::size_t read_size_ = min_read;  // grows while reads fill it, up to max_payload; shrinks after
   async_event slot_freed_;
 
   std::vector<std::uint8_t> queue_;    // received, not yet being written
   std::vector<std::uint8_t> writing_;  // being written
   std::size_t written_ = 0;
+  std::size_t queue_charged_ = 0;  // the queue's storage (capacity) charged to the budget
   async_event queue_changed_;
   async_event progress_;
   clock::time_point last_progress_ = clock::now();
