@@ -12,7 +12,7 @@ constexpr long long mib = 1024 * 1024;
 // The ranges keep a typo from becoming a hang or a multi-gigabyte buffer: timeouts of up to a day,
 // buffers of up to 16 MiB (64 MiB for a connection's queue), and the protocol's own limits on
 // message sizes (a payload of at most 64512 bytes, a WebSocket frame of at most 131076).
-const std::array<key, 30> keys{{
+const std::array<key, 31> keys{{
     {"default_bind_address", &settings::default_bind_address, 1, 255},
     {"endpoint_format", &settings::endpoint_format, 3, 255},
     {"message.data_length_size", &settings::data_length_size, 2, 2},
@@ -27,6 +27,7 @@ const std::array<key, 30> keys{{
     {"tcp.connect_timeout_ms", &settings::tcp_connect_timeout_ms, 1, hour_ms},
     {"tcp.connection_buffer_size", &settings::connection_buffer_size, 1024, 64 * mib},
     {"tcp.total_buffer_size", &settings::total_buffer_size, 256 * 1024, 1024 * mib},
+    {"tcp.half_close_linger_ms", &settings::half_close_linger_ms, 0, hour_ms},
     {"tcp.stall_timeout_ms", &settings::stall_timeout_ms, 1, day_ms},
     {"tcp.pending_connection_timeout_ms", &settings::pending_connection_timeout_ms, 0, hour_ms},
     {"websocket.ping_period_ms", &settings::ping_period_ms, 100, hour_ms},

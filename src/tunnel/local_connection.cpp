@@ -98,6 +98,7 @@ bool local_connection::slots_idle() const noexcept {
 
 asio::awaitable<void> local_connection::read_loop(std::shared_ptr<local_connection> self) {
   const std::size_t header = protocol::data_header_max;
+  bool half_closed = false;
   for (;;) {
     frame_slot* slot = free_slot();
     while (!slot && !discards_outbound()) {
@@ -109,7 +110,10 @@ asio::awaitable<void> local_connection::read_loop(std::shared_ptr<local_connecti
     auto [ec, n] = co_await socket_.async_read_some(asio::buffer(slot->buffer.get() + header, read_size_),
                                                      asio::as_tuple(asio::use_awaitable));
     reading_ = nullptr;
-    if (ec || n == 0 || discards_outbound()) break;
+    if (ec || n == 0 || discards_outbound()) {
+      half_closed = ec == asio::error::eof || (!ec && n == 0);
+      break;
+    }
     // Interactive traffic keeps small buffers; a bulk transfer grows them to a full payload, and
     // they shrink again after it.
     if (n == read_size_)
@@ -125,6 +129,15 @@ asio::awaitable<void> local_connection::read_loop(std::shared_ptr<local_connecti
   }
   // Everything read before the end must reach the tunnel before the reset that follows it.
   while (!slots_idle() && !closed_) co_await slot_freed_.wait();
+  if (half_closed && limits_.half_close_linger.count() > 0 && !discards_outbound()) {
+    // The application may still read: go on writing what arrives until the peer ends the
+    // connection, a write fails, or the linger is over.
+    for (auto& s : slots_) release_slot(s);
+    LP_LOG(debug) << "The application of " << describe_connection(ref_) << " shut down its sending side; carrying "
+                  << "the reply for up to " << limits_.half_close_linger.count() << " ms (tcp.half_close_linger_ms)";
+    const auto deadline = clock::now() + limits_.half_close_linger;
+    while (!discards_outbound() && clock::now() < deadline) co_await slot_freed_.wait_until(deadline);
+  }
   if (!discards_outbound() && on_local_end_) on_local_end_(*this);
   close_after_flush();
   for (auto& s : slots_)

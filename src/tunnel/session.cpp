@@ -38,6 +38,8 @@ tunnel_session::tunnel_session(tunnel_context& context, std::unique_ptr<transpor
       service_ids_timer_(context.executor()) {
   limits_.frames = frame_limits_of(context.options().tunables);
   limits_.queue_limit = context.options().tunables.connection_buffer_size;
+  if (role_of(context.options()) == protocol::endpoint_role::source)
+    limits_.half_close_linger = milliseconds(context.options().tunables.half_close_linger_ms);
   limits_.budget = std::make_shared<memory_budget>(context.executor(), context.options().tunables.total_buffer_size);
 }
 

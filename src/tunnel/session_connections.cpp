@@ -33,8 +33,11 @@ std::string describe_target(const config::service_mapping& m) {
 
 std::shared_ptr<local_connection> tunnel_session::make_connection(const connection_ref& ref) {
   auto& table = context_.table();
+  auto limits = limits_;
+  // A V1/V2 service carries one connection at a time: a lingering one would refuse the next client.
+  if (!table.peer().multiplexed) limits.half_close_linger = milliseconds(0);
   auto connection = std::make_shared<local_connection>(context_.executor(), ref, std::string(table.wire_service_id(*ref.service)),
-                                                       table.wire_connection_id(ref.connection_id), limits_, outbox_);
+                                                       table.wire_connection_id(ref.connection_id), limits, outbox_);
   table.attach(ref, connection);
   return connection;
 }

@@ -2,6 +2,7 @@
 import os
 import socket
 import threading
+import time
 import unittest
 
 from harness import Harness, echo_roundtrip, free_port, sha256
@@ -110,6 +111,39 @@ class Transfer(Harness):
         self.roundtrip_checked(ports[0], 1024 * 1024)
         dst.wait_for(r"Connected to " + path)
 
+    def test_half_closing_client_gets_the_reply(self):
+        # The protocol has no half-close: the source carries the reply for tcp.half_close_linger_ms.
+        reply = os.urandom(300000)
+
+        def answer_later(conn, close_after):
+            request = b""
+            while len(request) < 7:
+                request += conn.recv(7 - len(request))
+            time.sleep(0.3)  # the client has shut down its sending side by now
+            conn.sendall(reply if request == b"request" else b"?")
+            if not close_after:
+                time.sleep(10)  # keeps its side open: only the linger ends the connection
+
+        for close_after in (False, True):
+            with self.subTest(server_closes=close_after):
+                app = self.echo_server(handler=lambda c, close_after=close_after: answer_later(c, close_after))
+                src, dst, ports = self.start_pair(str(app.port), str(free_port()), [])
+                c = socket.create_connection(("127.0.0.1", ports[0]), timeout=10)
+                c.sendall(b"request")
+                c.shutdown(socket.SHUT_WR)
+                t0 = time.monotonic()
+                got = bytearray()
+                while True:
+                    b = c.recv(65536)
+                    if not b:
+                        break
+                    got.extend(b)
+                c.close()
+                self.assertEqual(sha256(bytes(got)), sha256(reply))
+                if close_after:  # the destination's reset ends the linger early
+                    self.assertLess(time.monotonic() - t0, 2.5)
+                for p in (src, dst):
+                    p.stop()
 
 if __name__ == "__main__":
     unittest.main()

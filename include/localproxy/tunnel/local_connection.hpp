@@ -37,6 +37,9 @@ struct connection_limits {
   protocol::frame_limits frames;
   std::size_t queue_limit = 131072;  // tunnel -> local bytes before the session pauses
   std::shared_ptr<memory_budget> budget;  // null: unbounded (tests of the bookkeeping alone)
+  // After the application shut down its sending side, how long to go on carrying the reply to
+  // it before the connection ends (the protocol has no half-close); 0: end at once.
+  std::chrono::milliseconds half_close_linger{0};
 };
 
 class local_connection : public std::enable_shared_from_this<local_connection> {
