@@ -31,6 +31,12 @@ local_connection::~local_connection() {
   if (limits_.budget) limits_.budget->release(queue_charged_);
 }
 
+std::string local_connection::summary() const {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - opened_).count();
+  return std::to_string(bytes_from_local_) + " bytes to the tunnel, " + std::to_string(bytes_to_local_) +
+         " bytes from it, " + std::to_string(ms / 1000) + "." + std::to_string(ms % 1000 / 100) + " s";
+}
+
 void local_connection::release_slot(frame_slot& slot) noexcept {
   if (slot.capacity == 0) return;
   if (limits_.budget) limits_.budget->release(slot.capacity);
@@ -125,13 +131,17 @@ asio::awaitable<void> local_connection::read_loop(std::shared_ptr<local_connecti
     if (slot->frame.empty()) break;  // cannot happen with validated settings
     slot->busy = true;
     bytes_from_local_ += n;
+    awaiting_reply_ = true;
+    LP_LOG(trace) << "Sending DATA stream " << ref_.stream_id << " service '" << wire_service_id_ << "' connection "
+                  << wire_connection_id_ << " payload " << n;
     outbox_.push_frame(self, *slot);
   }
   // Everything read before the end must reach the tunnel before the reset that follows it.
   while (!slots_idle() && !closed_) co_await slot_freed_.wait();
-  if (half_closed && limits_.half_close_linger.count() > 0 && !discards_outbound()) {
-    // The application may still read: go on writing what arrives until the peer ends the
-    // connection, a write fails, or the linger is over.
+  if (half_closed && awaiting_reply_ && limits_.half_close_linger.count() > 0 && !discards_outbound()) {
+    // It sent, then shut down its sending side, and may still read: go on writing what arrives
+    // until the peer ends the connection, a write fails, or the linger is over. (TCP cannot
+    // tell this from a full close; an application that got its answer and closed ends at once.)
     for (auto& s : slots_) release_slot(s);
     LP_LOG(debug) << "The application of " << describe_connection(ref_) << " shut down its sending side; carrying "
                   << "the reply for up to " << limits_.half_close_linger.count() << " ms (tcp.half_close_linger_ms)";
@@ -163,6 +173,7 @@ asio::awaitable<void> local_connection::write_loop(std::shared_ptr<local_connect
       }
       written_ += n;
       bytes_to_local_ += n;
+      awaiting_reply_ = false;
       last_progress_ = clock::now();
       progress_.notify();
     }

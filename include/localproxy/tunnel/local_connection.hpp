@@ -78,6 +78,8 @@ class local_connection : public std::enable_shared_from_this<local_connection> {
   [[nodiscard]] bool closed() const noexcept { return closed_; }
   [[nodiscard]] std::uint64_t bytes_from_local() const noexcept { return bytes_from_local_; }
   [[nodiscard]] std::uint64_t bytes_to_local() const noexcept { return bytes_to_local_; }
+  // "1234 bytes to the tunnel, 56 bytes from it, 2.5 s", for the line that logs its end.
+  [[nodiscard]] std::string summary() const;
 
  private:
   boost::asio::awaitable<void> read_loop(std::shared_ptr<local_connection> self);
@@ -113,6 +115,9 @@ class local_connection : public std::enable_shared_from_this<local_connection> {
   async_event progress_;
   clock::time_point last_progress_ = clock::now();
 
+  clock::time_point opened_ = clock::now();
+  // The application's last act was sending (it may be waiting for the answer), not receiving.
+  bool awaiting_reply_ = false;
   bool started_ = false;
   bool tunnel_closed_ = false;
   bool closed_ = false;
