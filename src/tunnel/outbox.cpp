@@ -10,6 +10,8 @@ void outbox::push_control(const protocol::message_fields& message) {
     LP_LOG(error) << "cannot encode " << protocol::type_name(message.type) << " message";
     return;
   }
+  LP_LOG(trace) << "Sending " << protocol::type_name(message.type) << " stream " << message.stream_id << " service '"
+                << message.service_id << "' connection " << message.connection_id;
   ready_.notify();
 }
 

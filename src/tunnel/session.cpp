@@ -50,6 +50,7 @@ asio::awaitable<session_end> tunnel_session::run() {
   ws_->on_control([this](transport::control_frame kind, std::string_view) {
     if (kind != transport::control_frame::pong || !ping_outstanding_) return;
     rtt_ = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - ping_sent_);
+    LP_LOG(debug) << "Pong after " << rtt_->count() << " us";
     ping_outstanding_ = false;
     pong_seen_ = true;
   });
@@ -131,6 +132,7 @@ asio::awaitable<void> tunnel_session::ping_loop(std::shared_ptr<tunnel_session> 
       ping_sent_ = now;
       ping_outstanding_ = true;
     }
+    LP_LOG(debug) << "Ping";
     if (auto ec = co_await ws_->ping({}); ec && !shut_down_) {
       finish(session_end::kind::lost, "ping failed: " + ec.message());
       break;
@@ -147,6 +149,10 @@ asio::awaitable<void> tunnel_session::service_ids_deadline(std::shared_ptr<tunne
   LP_LOG(warning) << "No SERVICE_IDS from the service within " << wait << " ms; using the configured mappings";
   apply_services(std::nullopt);
   (void)self;
+}
+
+bool tunnel_session::role_is_source() const noexcept {
+  return role_of(context_.options()) == protocol::endpoint_role::source;
 }
 
 void tunnel_session::stop() {
@@ -253,8 +259,7 @@ void tunnel_session::on_start(const protocol::message_view& m) {
   auto& table = context_.table();
   auto started = table.on_start(m, context_.options().tunables.max_active_connections);
   for (auto& connection : started.replaced) {
-    LP_LOG(info) << "New stream " << m.stream_id << " replaces the previous one; closing "
-                 << describe_connection(connection->ref());
+    log_closed(*connection, "replaced by a new stream " + std::to_string(m.stream_id));
     connection->abort();
   }
   if (!started.ref.service) {
@@ -280,7 +285,7 @@ void tunnel_session::on_data(const protocol::message_view& m) {
 
 void tunnel_session::on_connection_reset(const protocol::message_view& m) {
   if (auto connection = context_.table().reset_by_peer(m)) {
-    LP_LOG(debug) << "Peer reset " << describe_connection(connection->ref());
+    log_closed(*connection, "closed by the peer");
     connection->close_after_flush();
   } else {
     LP_LOG(trace) << "Ignoring CONNECTION_RESET for stream " << m.stream_id << " connection " << m.connection_id
@@ -294,14 +299,19 @@ void tunnel_session::on_stream_reset(const protocol::message_view& m) {
     LP_LOG(debug) << "Ignoring STREAM_RESET for stream " << m.stream_id << " (not current)";
     return;
   }
-  LP_LOG(info) << "Stream " << m.stream_id << " reset by the peer; closing " << ended.size() << " connection(s)";
-  for (auto& connection : ended) connection->close_after_flush();
+  for (auto& connection : ended) {
+    log_closed(*connection, "its stream was reset by the peer");
+    connection->close_after_flush();
+  }
 }
 
 void tunnel_session::on_session_reset() {
   auto ended = context_.table().end_all();
   LP_LOG(info) << "SESSION_RESET from the service; closing " << ended.size() << " connection(s)";
-  for (auto& connection : ended) connection->close_after_flush();
+  for (auto& connection : ended) {
+    log_closed(*connection, "the service reset the session");
+    connection->close_after_flush();
+  }
 }
 
 void tunnel_session::answer_unroutable(const protocol::message_view& m, const char* why) {

@@ -46,7 +46,8 @@ void tunnel_session::start_connection(const std::shared_ptr<local_connection>& c
                                       local_connection::socket_type socket) {
   std::weak_ptr<tunnel_session> weak = shared_from_this();
   connection->start(std::move(socket), [weak](local_connection& c) {
-    if (auto self = weak.lock(); self && !self->shut_down_) self->local_ended(c);
+    if (auto self = weak.lock(); self && !self->shut_down_)
+      self->local_ended(c, self->role_is_source() ? "closed by the client" : "closed by the application");
   });
 }
 
@@ -68,8 +69,8 @@ void tunnel_session::adopt(const std::string& service_id, local_connection::sock
     return;
   }
   outbox_.push_control(table.address(opened->start_type, opened->ref));
-  LP_LOG(debug) << "Sent " << protocol::type_name(opened->start_type) << " for stream " << opened->ref.stream_id
-                << " connection " << opened->ref.connection_id;
+  LP_LOG(info) << "Opened " << describe_connection(opened->ref) << " for " << peer << " ("
+               << protocol::type_name(opened->start_type) << ")";
   start_connection(make_connection(opened->ref), std::move(socket));
 }
 
@@ -89,7 +90,7 @@ asio::awaitable<void> tunnel_session::connect_local(std::shared_ptr<tunnel_sessi
       asio::local::stream_protocol::socket socket(context_.executor());
       ec = co_await transport::connect_unix(socket, mapping.unix_path, milliseconds(s.tcp_connect_timeout_ms));
       if (!ec && !connection->closed() && !shut_down_) {
-        LP_LOG(info) << "Connected to " << mapping.unix_path;
+        LP_LOG(info) << "Connected to " << mapping.unix_path << " for " << describe_connection(ref);
         start_connection(connection, to_generic(socket));
         co_return;
       }
@@ -98,7 +99,7 @@ asio::awaitable<void> tunnel_session::connect_local(std::shared_ptr<tunnel_sessi
       const auto host = mapping.host.empty() ? std::string("localhost") : mapping.host;
       ec = co_await transport::connect_tcp(socket, host, mapping.port, milliseconds(s.tcp_connect_timeout_ms));
       if (!ec && !connection->closed() && !shut_down_) {
-        LP_LOG(info) << "Connected to " << host << ", port: " << mapping.port;
+        LP_LOG(info) << "Connected to " << host << ", port: " << mapping.port << " for " << describe_connection(ref);
         start_connection(connection, to_generic(socket));
         co_return;
       }
@@ -113,23 +114,26 @@ asio::awaitable<void> tunnel_session::connect_local(std::shared_ptr<tunnel_sessi
   }
   if (connection->closed() || shut_down_) co_return;
   LP_LOG(error) << "Giving up connecting to " << describe_target(mapping) << "; resetting the connection";
-  local_ended(*connection);
+  local_ended(*connection, "the application could not be reached");
   connection->abort();
   (void)self;
 }
 
-void tunnel_session::local_ended(local_connection& connection) {
-  const auto ref = connection.ref();
-  auto reset = context_.table().close_connection(ref, &connection);
+void tunnel_session::local_ended(local_connection& connection, const char* how) {
+  auto reset = context_.table().close_connection(connection.ref(), &connection);
   if (!reset) return;
-  LP_LOG(info) << "Disconnected from: " << describe_connection(ref) << " (" << connection.bytes_from_local() << " bytes sent, "
-               << connection.bytes_to_local() << " bytes received)";
+  log_closed(connection, how);
   outbox_.push_control(*reset);
+}
+
+void tunnel_session::log_closed(const local_connection& connection, std::string_view how) const {
+  LP_LOG(info) << "Disconnected from: " << describe_connection(connection.ref()) << ", " << how << " ("
+               << connection.summary() << ")";
 }
 
 void tunnel_session::reset_connection(const std::shared_ptr<local_connection>& connection, const char* why) {
   const auto ref = connection->ref();
-  LP_LOG(warning) << "Resetting " << describe_connection(ref) << ": " << why;
+  LP_LOG(warning) << "Resetting " << describe_connection(ref) << ": " << why << " (" << connection->summary() << ")";
   if (auto reset = context_.table().close_connection(ref, connection.get())) outbox_.push_control(*reset);
   connection->abort();
 }

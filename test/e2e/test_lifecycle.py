@@ -25,10 +25,25 @@ class Lifecycle(Harness):
         broken = socket.create_connection(("127.0.0.1", p2), timeout=10)
         self.assertEqual(broken.recv(10), b"")  # reset after the retries
         dst.wait_for(r"Giving up connecting")
+        # both sides say so at the default level: the source too, not only the destination
+        src.wait_for(r"Disconnected from: service WEB stream \d+ connection 1, closed by the peer \(0 bytes to the "
+                     r"tunnel, 0 bytes from it, \d+\.\d s\)")
+        dst.wait_for(r"Disconnected from: service WEB stream \d+ connection 1, the application could not be reached")
         alive.sendall(b"pong")
         self.assertEqual(alive.recv(4), b"pong")
         alive.close()
         broken.close()
+
+    def test_each_connection_is_logged_opened_and_closed_on_both_sides(self):
+        echo = self.echo_server()
+        src, dst, ports = self.start_pair(str(echo.port), str(free_port()), [], verbose="4")
+        self.assertEqual(echo_roundtrip(ports[0], b"x" * 1234), b"x" * 1234)
+        src.wait_for(r"Opened the service stream 1 connection 1 for 127\.0\.0\.1:\d+ \(STREAM_START\)")
+        dst.wait_for(r"Connected to localhost, port: \d+ for the service stream 1 connection 1")
+        src.wait_for(r"Disconnected from: the service stream 1 connection 1, closed by the client \(1234 bytes to the "
+                     r"tunnel, 1234 bytes from it, \d+\.\d s\)")
+        dst.wait_for(r"Disconnected from: the service stream 1 connection 1, closed by the peer \(1234 bytes to the "
+                     r"tunnel, 1234 bytes from it, \d+\.\d s\)")
 
     def test_websocket_drop_reconnects_and_new_connections_work(self):
         echo = self.echo_server()

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -39,6 +40,7 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
   // Source: a local client was accepted for this service.
   void adopt(const std::string& service_id, local_connection::socket_type socket, const std::string& peer);
   [[nodiscard]] bool services_known() const noexcept { return services_known_; }
+  [[nodiscard]] bool role_is_source() const noexcept;
 
   [[nodiscard]] std::optional<std::chrono::microseconds> rtt() const noexcept { return rtt_; }
   [[nodiscard]] std::uint64_t bytes_received() const noexcept { return bytes_in_; }
@@ -67,7 +69,8 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
 
   std::shared_ptr<local_connection> make_connection(const connection_ref& ref);
   void start_connection(const std::shared_ptr<local_connection>& connection, local_connection::socket_type socket);
-  void local_ended(local_connection& connection);
+  void local_ended(local_connection& connection, const char* how);
+  void log_closed(const local_connection& connection, std::string_view how) const;
   void reset_connection(const std::shared_ptr<local_connection>& connection, const char* why);
   void abort_all();
   void finish(session_end::kind what, std::string detail);
