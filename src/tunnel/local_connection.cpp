@@ -156,7 +156,16 @@ asio::awaitable<void> local_connection::read_loop(std::shared_ptr<local_connecti
 
 asio::awaitable<void> local_connection::write_loop(std::shared_ptr<local_connection> self) {
   for (;;) {
-    while (queue_.empty() && !tunnel_closed_ && !closed_) co_await queue_changed_.wait();
+    while (queue_.empty() && !tunnel_closed_ && !closed_) {
+      if (queue_.capacity() + writing_.capacity() == 0) {
+        co_await queue_changed_.wait();
+      } else if (!co_await queue_changed_.wait_until(clock::now() + idle_release) && queue_.empty()) {
+        // Storage is kept from one message to the next of a transfer; an idle connection holds none.
+        std::vector<std::uint8_t>().swap(writing_);
+        std::vector<std::uint8_t>().swap(queue_);
+        recharge_queue();
+      }
+    }
     if (closed_ || queue_.empty()) break;
     std::swap(queue_, writing_);
     written_ = 0;
@@ -179,12 +188,6 @@ asio::awaitable<void> local_connection::write_loop(std::shared_ptr<local_connect
     }
     writing_.clear();
     written_ = 0;
-    // A drained queue gives its storage back: an idle connection holds none.
-    if (queue_.empty()) {
-      std::vector<std::uint8_t>().swap(writing_);
-      std::vector<std::uint8_t>().swap(queue_);
-    }
-    recharge_queue();
   }
   if (!closed_) {
     // Half-close first so the application sees a clean end of stream after the last byte.

@@ -308,8 +308,10 @@ class Memory(Harness):
             grown = p.peak_anon_kib - idle[p.name]
             print(f"{p.name}: idle anonymous {idle[p.name]} KiB, peak {p.peak_anon_kib} KiB (+{grown} KiB), "
                   f"peak RSS {p.peak_rss_kib} KiB; budget {budget_mib * 1024} KiB")
-            # the budget, plus what 300 connections need to exist at all (sockets, coroutine frames)
-            self.assertLess(grown, budget_mib * 1024 + 3 * 1024, f"{p.name} grew by {grown} KiB")
+            # The budget, plus what 300 connections need to exist at all (measured at about 13 KiB
+            # each when idle: sockets, coroutine frames, a small read buffer) and the allocator's
+            # slack, which grows under load. Without the budget this load grew them by 19 and 26 MiB.
+            self.assertLess(grown, budget_mib * 1024 + 6 * 1024, f"{p.name} grew by {grown} KiB")
 
     def test_stuck_reader_is_reset_and_others_keep_flowing(self):
         def blast(conn):

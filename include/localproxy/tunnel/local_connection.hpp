@@ -102,6 +102,7 @@ class local_connection : public std::enable_shared_from_this<local_connection> {
   std::function<void(local_connection&)> on_local_end_;
 
   static constexpr std::size_t min_read = 4096;
+  static constexpr std::chrono::seconds idle_release{1};  // a drained queue keeps its storage this long
   std::array<frame_slot, 2> slots_;
   frame_slot* reading_ = nullptr;  // the slot a read is pending on
   std::size_t read_size_ = min_read;  // grows while reads fill it, up to max_payload; shrinks after
