@@ -2,6 +2,17 @@
 
 Every process is started by a Harness, logs to its own file, and is stopped by PID when the
 test ends. Every wait has a deadline.
+
+Either end of a pair can be an outside localproxy (e.g. the reference AWS localproxy 3.3.1):
+LOCALPROXY_PEER_SOURCE=PATH and LOCALPROXY_PEER_DESTINATION=PATH name it; a test asks for it
+with peer_binary("source"|"destination"), which skips the test when the variable is unset, and
+passes it to start_pair/start_proxy as src_binary/dst_binary/binary. An outside binary gets a
+complete settings file: its own --export-default-settings with our test overrides merged in and
+the keys it does not export left out (the reference reads the file in place of its settings tree
+and ignores unknown keys silently, so nothing else would tell us a setting did not apply). The
+reference speaks wss:// only (-e HOST:PORT, -c DIR/ca), logs to stderr (Proc captures both),
+writes the same "Successfully established websocket connection" and "Listening for new connection
+on port N" lines as ours (CONNECTED_RX, LISTENING_RX), and dies at once on SIGTERM.
 """
 import contextlib
 import hashlib
@@ -21,6 +32,13 @@ import unittest
 BIN = os.environ.get("LOCALPROXY_BIN_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build", "bin"))
 LOCALPROXY = os.path.join(BIN, "localproxy")
 TUNNEL_SERVICE = os.path.join(BIN, "tunnel-service")
+# Outside localproxy binaries for one end of a pair (unset: the tests that need them are skipped).
+PEER_SOURCE = os.environ.get("LOCALPROXY_PEER_SOURCE") or None
+PEER_DESTINATION = os.environ.get("LOCALPROXY_PEER_DESTINATION") or None
+
+# Log lines both our localproxy and the reference 3.3.1 write (the same wording).
+CONNECTED_RX = r"Successfully established websocket connection with proxy server"
+LISTENING_RX = r"Listening for new connection on port (\d+)"
 
 FAST_SETTINGS = {
     "tunneling": {"proxy": {
@@ -119,6 +137,47 @@ class Proc:
         self._log.close()
 
 
+def is_ours(binary):
+    return binary is None or os.path.realpath(binary) == os.path.realpath(LOCALPROXY)
+
+
+def peer_binary(role):
+    """The outside localproxy for `role` ("source" or "destination"); skips the test when unset."""
+    path = PEER_SOURCE if role == "source" else PEER_DESTINATION
+    var = "LOCALPROXY_PEER_SOURCE" if role == "source" else "LOCALPROXY_PEER_DESTINATION"
+    if not path:
+        raise unittest.SkipTest(f"{var} is not set")
+    if not os.access(path, os.X_OK):
+        raise unittest.SkipTest(f"{var}={path} is not an executable")
+    return path
+
+
+_exported_defaults = {}
+
+
+def exported_defaults(binary):
+    """The settings tree `binary --export-default-settings` writes (cached per binary)."""
+    key = os.path.realpath(binary)
+    if key not in _exported_defaults:
+        with tempfile.TemporaryDirectory(prefix="lp-defaults-") as d:
+            path = os.path.join(d, "defaults.json")
+            subprocess.run([binary, "--export-default-settings", path], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10, cwd=d)
+            with open(path) as f:
+                _exported_defaults[key] = json.load(f)
+    return _exported_defaults[key]
+
+
+def overlay_known(base, extra):
+    """extra merged over base, keeping only keys base has (an outside binary may not know ours)."""
+    out = dict(base)
+    for k, v in extra.items():
+        if k not in out:
+            continue
+        out[k] = overlay_known(out[k], v) if isinstance(v, dict) and isinstance(out[k], dict) else v
+    return out
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -214,6 +273,8 @@ class Harness(unittest.TestCase):
         self.dir = tempfile.mkdtemp(prefix="lp-e2e-")
         self.procs = []
         self.servers = []
+        if not hasattr(self, "certs_dir"):  # a SharedService class sets its own
+            self.certs_dir = os.path.join(self.dir, "certs")
 
     def tearDown(self):
         for p in reversed(self.procs):
@@ -226,17 +287,28 @@ class Harness(unittest.TestCase):
             shutil.rmtree(self.dir, ignore_errors=True)
 
     # ---- the service -------------------------------------------------------------------------
-    def start_service(self, tunnels=(), plain=False, extra=()):
+    @staticmethod
+    def launch_service(workdir, tunnels=(), plain=False, extra=()):
+        """Starts a tunnel-service in workdir; returns (proc, scheme, port, api_port, certs_dir)."""
+        certs = os.path.join(workdir, "certs")
         args = [TUNNEL_SERVICE, "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "-v", "5"]
-        args += ["--plain"] if plain else ["--self-signed", os.path.join(self.dir, "certs")]
+        args += ["--plain"] if plain else ["--self-signed", certs]
         for t in tunnels:
             args += ["--tunnel", t]
         args += list(extra)
-        svc = Proc("tunnel-service", args, self.dir)
+        svc = Proc("tunnel-service", args, workdir)
+        try:
+            m = svc.wait_for(r"tunnel-service listening on (wss?)://[^:\s]+:(\d+)")
+            api_port = int(svc.wait_for(r"api on http://[^:\s]+:(\d+)").group(1))
+        except BaseException:
+            svc.stop()
+            raise
+        return svc, m.group(1), int(m.group(2)), api_port, certs
+
+    def start_service(self, tunnels=(), plain=False, extra=()):
+        svc, self.service_scheme, self.service_port, self.api_port, self.certs_dir = \
+            self.launch_service(self.dir, tunnels, plain, extra)
         self.procs.append(svc)
-        m = svc.wait_for(r"tunnel-service listening on (wss?)://[^:\s]+:(\d+)")
-        self.service_scheme, self.service_port = m.group(1), int(m.group(2))
-        self.api_port = int(svc.wait_for(r"api on http://[^:\s]+:(\d+)").group(1))
         self.service = svc
         return svc
 
@@ -255,42 +327,59 @@ class Harness(unittest.TestCase):
         return body
 
     # ---- proxies -------------------------------------------------------------------------------
-    def settings_file(self, extra=None):
+    def settings_file(self, extra=None, binary=None):
         path = os.path.join(self.dir, f"settings-{len(self.procs)}.json")
+        wanted = deep_merge(FAST_SETTINGS, extra or {})
+        if not is_ours(binary):
+            wanted = overlay_known(exported_defaults(binary), wanted)
         with open(path, "w") as f:
-            json.dump(deep_merge(FAST_SETTINGS, extra or {}), f)
+            json.dump(wanted, f)
         return path
 
     def endpoint_args(self):
         if self.service_scheme == "ws":
             return ["-e", f"ws://127.0.0.1:{self.service_port}"]
-        return ["-e", f"localhost:{self.service_port}", "-c", os.path.join(self.dir, "certs", "ca")]
+        return ["-e", f"localhost:{self.service_port}", "-c", os.path.join(self.certs_dir, "ca")]
 
-    def start_proxy(self, name, mode_args, token, settings=None, extra=(), verbose="5", env=None):
-        args = [LOCALPROXY] + list(mode_args) + self.endpoint_args()
-        args += ["--settings-json", self.settings_file(settings), "-v", verbose] + list(extra)
+    def start_proxy(self, name, mode_args, token, settings=None, extra=(), verbose="5", env=None, binary=None):
+        """Starts a localproxy (ours, or `binary`: an outside one) with the test settings."""
+        if not is_ours(binary) and self.service_scheme == "ws":
+            raise unittest.SkipTest("an outside localproxy speaks wss:// only")
+        args = [binary or LOCALPROXY] + list(mode_args) + self.endpoint_args()
+        args += ["--settings-json", self.settings_file(settings, binary), "-v", verbose] + list(extra)
         full_env = {"AWSIOT_TUNNEL_ACCESS_TOKEN": token}
+        if not is_ours(binary) and "-i" not in extra and "--client-token" not in extra:
+            # ours makes up a client token (websocket.generate_client_token); the reference does not,
+            # and without one it cannot reconnect with its single-use access token (403, exit 0)
+            full_env["AWSIOT_TUNNEL_CLIENT_TOKEN"] = os.urandom(20).hex()
         full_env.update(env or {})
         p = Proc(name, args, self.dir, env=full_env)
         self.procs.append(p)
         return p
 
     def start_pair(self, services_dst, services_src, tunnel_services, settings=None, src_extra=(), dst_extra=(),
-                   verbose="5"):
-        """Opens a tunnel and starts a destination then a source; returns (src, dst, {service: port})."""
+                   verbose="5", src_binary=None, dst_binary=None, wait_source=True):
+        """Opens a tunnel and starts a destination then a source; returns (src, dst, [listening ports]).
+        src_binary/dst_binary: an outside localproxy for that end (see peer_binary). wait_source
+        False: do not wait for the source to listen (for a source that is expected to fail)."""
         t = self.open_tunnel(tunnel_services)
-        dst = self.start_proxy("destination", ["-d", services_dst], t["destinationAccessToken"], settings, dst_extra,
-                               verbose)
-        dst.wait_for(r"Successfully established websocket connection")
-        src = self.start_proxy("source", ["-s", services_src], t["sourceAccessToken"], settings, src_extra, verbose)
-        ports = self.wait_listening(src, len(tunnel_services) or 1)
         self.tunnel = t
+        dst = self.start_proxy("destination", ["-d", services_dst], t["destinationAccessToken"], settings, dst_extra,
+                               verbose, binary=dst_binary)
+        self.wait_connected(dst)
+        src = self.start_proxy("source", ["-s", services_src], t["sourceAccessToken"], settings, src_extra, verbose,
+                               binary=src_binary)
+        ports = self.wait_listening(src, len(tunnel_services) or 1) if wait_source else []
         return src, dst, ports
+
+    def wait_connected(self, proxy, timeout=15.0, after=0):
+        """Waits until the proxy (ours or the reference) has its WebSocket to the service."""
+        return proxy.wait_for(CONNECTED_RX, timeout, after)
 
     def wait_listening(self, src, count, timeout=15.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = re.findall(r"Listening for new connection on port (\d+)", src.text())
+            found = re.findall(LISTENING_RX, src.text())
             if len(found) >= count:
                 return [int(p) for p in found]
             if not src.running():
@@ -316,3 +405,36 @@ class Harness(unittest.TestCase):
         s = EchoServer(unix_path, handler)
         self.servers.append(s)
         return s
+
+
+class SharedService(Harness):
+    """One tunnel-service for the whole test class (each test opens its own tunnels on it); the
+    proxies and servers of each test are still started and stopped per test."""
+
+    service_tunnels = ()
+    service_plain = False
+    service_extra = ()
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.class_dir = tempfile.mkdtemp(prefix="lp-e2e-svc-")
+        try:
+            (cls.service, cls.service_scheme, cls.service_port, cls.api_port,
+             cls.certs_dir) = cls.launch_service(cls.class_dir, cls.service_tunnels, cls.service_plain,
+                                                 cls.service_extra)
+        except BaseException:
+            shutil.rmtree(cls.class_dir, ignore_errors=True)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.service.stop()
+        if os.environ.get("LP_E2E_KEEP"):
+            print("kept", cls.class_dir)
+        else:
+            shutil.rmtree(cls.class_dir, ignore_errors=True)
+        super().tearDownClass()
+
+    def start_service(self, *args, **kwargs):
+        raise AssertionError("a SharedService class has its service already (self.service)")
