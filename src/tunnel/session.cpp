@@ -238,7 +238,7 @@ void tunnel_session::apply_services(const std::optional<std::vector<std::string>
   const auto& table = context_.table();
   if (ids && ids->size() > 1 && !table.peer().names_services && role_of(context_.options()) == protocol::endpoint_role::source) {
     finish(session_end::kind::mapping_error, "the tunnel has " + std::to_string(ids->size()) +
-                                                 " services, but -y V1 carries no service IDs: use -y V2 or V3");
+                                                 " services, but -y V1 carries no service IDs: use -y V2, or no -y (V3)");
     return;
   }
   try {
