@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <utility>
 #include <vector>
 
 #include <boost/core/null_deleter.hpp>
@@ -23,7 +24,7 @@ namespace {
 namespace bl = boost::log;
 
 std::atomic<int> current_level{static_cast<int>(level::info)};
-std::vector<std::string> secrets;  // longest first, so a secret that contains another is scrubbed whole
+std::vector<std::string> secrets;
 bool sink_installed = false;
 
 
@@ -50,6 +51,24 @@ std::string timestamp() {
   const auto n = std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &tm);
   std::snprintf(text + n, sizeof text - n, ".%06lld", static_cast<long long>(micros));
   return text;
+}
+
+// A secret this long is scrubbed wherever it appears, even inside other text: it cannot be a piece
+// of an ordinary word by chance. A shorter one (a proxy password, a test token) is scrubbed only
+// where it stands as a whole token, so that the password "abc" leaves "abcdef" alone.
+constexpr std::size_t embedded_secret_min = 16;
+
+// A character that continues a word or a value: letters, digits, '-', '_' and the bytes of
+// UTF-8 sequences. Anything else (white space, quotes, = : , ; & / ? @ # brackets ...) ends it.
+bool word_char(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+         static_cast<unsigned char>(c) >= 0x80;
+}
+
+bool standalone(const std::string& text, std::size_t pos, std::size_t size) noexcept {
+  const bool starts = pos == 0 || !word_char(text[pos - 1]);
+  const bool ends = pos + size == text.size() || !word_char(text[pos + size]);
+  return starts && ends;
 }
 
 int clamp_verbosity(int v) { return std::clamp(v, 0, static_cast<int>(level::trace)); }
@@ -84,27 +103,34 @@ void add_secret(std::string_view secret) {
   if (secret.empty()) return;
   if (std::find(secrets.begin(), secrets.end(), secret) != secrets.end()) return;
   secrets.emplace_back(secret);
-  std::sort(secrets.begin(), secrets.end(),
-            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
 }
 
 void clear_secrets() { secrets.clear(); }
 
 std::string redact(std::string text) {
+  if (secrets.empty()) return text;
+  // Every occurrence of every secret in the original text, as [begin, end) ranges; overlapping
+  // ones are merged so that no piece of either secret survives (replacing one secret after
+  // another could leave the tail of the second).
+  std::vector<std::pair<std::size_t, std::size_t>> hits;
   for (const auto& secret : secrets) {
-    auto pos = text.find(secret);
-    if (pos == std::string::npos) continue;
-    std::string scrubbed;
-    scrubbed.reserve(text.size());
-    std::size_t from = 0;
-    for (; pos != std::string::npos; pos = text.find(secret, from)) {
-      scrubbed.append(text, from, pos - from).append("****");
-      from = pos + secret.size();
-    }
-    scrubbed.append(text, from, std::string::npos);
-    text = std::move(scrubbed);
+    const bool anywhere = secret.size() >= embedded_secret_min;
+    for (auto pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos + 1))
+      if (anywhere || standalone(text, pos, secret.size())) hits.emplace_back(pos, pos + secret.size());
   }
-  return text;
+  if (hits.empty()) return text;
+  std::sort(hits.begin(), hits.end());
+  std::string scrubbed;
+  scrubbed.reserve(text.size());
+  std::size_t from = 0;
+  for (std::size_t i = 0; i < hits.size();) {
+    auto [begin, end] = hits[i];
+    for (++i; i < hits.size() && hits[i].first < end; ++i) end = std::max(end, hits[i].second);
+    scrubbed.append(text, from, begin - from).append("****");
+    from = end;
+  }
+  scrubbed.append(text, from, std::string::npos);
+  return scrubbed;
 }
 
 record::~record() {

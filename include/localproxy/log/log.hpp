@@ -16,7 +16,11 @@ void set_verbosity(int verbosity);
 [[nodiscard]] std::string_view level_name(level l) noexcept;
 
 // A secret (token, password) registered here is replaced by "****" in every record before it
-// is written, at every level: the one place that keeps secrets out of logs.
+// is written, at every level: the one place that keeps secrets out of logs. A secret of 16
+// characters or more is replaced wherever it appears, even inside other text; a shorter one only
+// where it stands as a whole token, between the ends of the text or characters other than letters,
+// digits, '-', '_' and UTF-8 bytes (so white space, quotes, = : , ; & / ? @ ...). A password "abc"
+// is scrubbed from "user:abc@host" and "token=abc" but leaves "abcdef" and "tabcd" whole.
 void add_secret(std::string_view secret);
 void clear_secrets();
 [[nodiscard]] std::string redact(std::string text);
