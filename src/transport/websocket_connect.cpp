@@ -3,6 +3,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
 #include "http_connect.hpp"
@@ -50,7 +51,10 @@ std::string host_header(const websocket_target& t) {
 
 void classify_upgrade_failure(const boost::system::error_code& ec, const websocket::response_type& res,
                               const websocket_target& t, connect_failure& failure) {
-  const int status = static_cast<int>(res.result_int());
+  // Beast sets the response to 500 before it reads anything: its status is the service's only
+  // when a reply was read, which a WebSocket-category error (upgrade declined, bad headers) says.
+  const bool answered = ec.category() == make_error_code(websocket::error::upgrade_declined).category();
+  const int status = answered ? static_cast<int>(res.result_int()) : 0;
   std::string body = res.body().substr(0, 200);
   for (auto& c : body)
     if (c == '\n' || c == '\r') c = ' ';
@@ -65,6 +69,10 @@ void classify_upgrade_failure(const boost::system::error_code& ec, const websock
   } else if (status != 0) {
     failure.kind = failure_kind::http_server;
     failure.message = "the service answered " + std::to_string(status) + (body.empty() ? "" : ": " + body);
+  } else if (ec.category() == make_error_code(beast::http::error::end_of_stream).category() &&
+             ec != beast::http::error::end_of_stream) {
+    failure.kind = failure_kind::bad_response;
+    failure.message = "the service's answer to the WebSocket upgrade is not HTTP: " + ec.message();
   } else {
     failure.kind = failure_kind::network;
     failure.message = "WebSocket upgrade failed: " + ec.message();
