@@ -1,0 +1,143 @@
+// Certificate and host-name verification of the service's TLS, against real TLS servers on
+// 127.0.0.1 presenting certificates made by the test.
+#include "transport_fixture.hpp"
+
+namespace transport_test {
+namespace {
+
+using transport::failure_kind;
+
+class TlsVerification : public TransportTest {};
+
+TEST_F(TlsVerification, TrustedCapathAndRightHostNamePass) {
+  websocket_server service(io, tls_service(certs().localhost));
+  auto out = connect(service_target(service.port()));
+  ASSERT_TRUE(out.connection) << out.failure.message;
+  EXPECT_EQ(echo(*out.connection, "hello over TLS"), "hello over TLS");
+  ASSERT_EQ(service.server_names().size(), 1u);
+  EXPECT_EQ(service.server_names()[0], "localhost");  // SNI
+}
+
+TEST_F(TlsVerification, SystemStoreAloneDoesNotTrustTheTestCa) {
+  websocket_server service(io, tls_service(certs().localhost));
+  auto t = service_target(service.port());
+  t.tls_settings.capath.clear();
+  auto out = connect(t);
+  ASSERT_TRUE(out.finished);
+  EXPECT_FALSE(out.connection);
+  EXPECT_EQ(out.failure.kind, failure_kind::tls) << out.failure.message;
+  EXPECT_TRUE(out.failure.retryable());
+  EXPECT_NE(out.failure.message.find("certificate verify failed"), std::string::npos) << out.failure.message;
+  EXPECT_TRUE(service.requests().empty());
+}
+
+TEST_F(TlsVerification, CertificateFromAnotherCaFails) {
+  websocket_server service(io, tls_service(certs().untrusted));
+  auto out = connect(service_target(service.port()));
+  ASSERT_TRUE(out.finished);
+  EXPECT_FALSE(out.connection);
+  EXPECT_EQ(out.failure.kind, failure_kind::tls) << out.failure.message;
+  EXPECT_TRUE(service.requests().empty());
+}
+
+TEST_F(TlsVerification, CapathOfAnotherCaFails) {
+  websocket_server service(io, tls_service(certs().localhost));
+  auto t = service_target(service.port());
+  t.tls_settings.capath = certs().other_capath;
+  auto out = connect(t);
+  ASSERT_TRUE(out.finished);
+  EXPECT_FALSE(out.connection);
+  EXPECT_EQ(out.failure.kind, failure_kind::tls) << out.failure.message;
+}
+
+TEST_F(TlsVerification, MissingCapathDirectoryFailsVerification) {
+  websocket_server service(io, tls_service(certs().localhost));
+  auto t = service_target(service.port());
+  t.tls_settings.capath = (certs().dir.path() / "no-such-directory").string();
+  auto out = connect(t);
+  ASSERT_TRUE(out.finished);
+  EXPECT_FALSE(out.connection);
+  EXPECT_EQ(out.failure.kind, failure_kind::tls) << out.failure.message;
+}
+
+TEST_F(TlsVerification, CertificateForAnotherHostNameFails) {
+  websocket_server service(io, tls_service(certs().wrong_host));
+  auto out = connect(service_target(service.port()));
+  ASSERT_TRUE(out.finished);
+  EXPECT_FALSE(out.connection);
+  EXPECT_EQ(out.failure.kind, failure_kind::tls) << out.failure.message;
+  EXPECT_NE(out.failure.message.find("certificate verify failed"), std::string::npos) << out.failure.message;
+  EXPECT_TRUE(service.requests().empty());
+}
+
+TEST_F(TlsVerification, IpLiteralMissingFromTheCertificateFails) {
+  websocket_server service(io, tls_service(certs().localhost));  // DNS:localhost only
+  auto t = service_target(service.port());
+  t.host = "127.0.0.1";
+  auto out = connect(t);
+  ASSERT_TRUE(out.finished);
+  EXPECT_FALSE(out.connection);
+  EXPECT_EQ(out.failure.kind, failure_kind::tls) << out.failure.message;
+}
+
+TEST_F(TlsVerification, IpLiteralInTheCertificatePassesWithoutSni) {
+  websocket_server service(io, tls_service(certs().localhost_and_ip));
+  auto t = service_target(service.port());
+  t.host = "127.0.0.1";
+  auto out = connect(t);
+  ASSERT_TRUE(out.connection) << out.failure.message;
+  ASSERT_EQ(service.server_names().size(), 1u);
+  EXPECT_EQ(service.server_names()[0], "");  // no SNI for an IP literal (RFC 6066)
+}
+
+TEST_F(TlsVerification, ExpiredCertificateFails) {
+  websocket_server service(io, tls_service(certs().expired));
+  auto out = connect(service_target(service.port()));
+  ASSERT_TRUE(out.finished);
+  EXPECT_FALSE(out.connection);
+  EXPECT_EQ(out.failure.kind, failure_kind::tls) << out.failure.message;
+}
+
+TEST_F(TlsVerification, NoVerifyAcceptsAnUntrustedCertificate) {  // -k
+  websocket_server service(io, tls_service(certs().untrusted));
+  auto t = service_target(service.port());
+  t.tls_settings.verify = false;
+  t.tls_settings.capath.clear();
+  auto out = connect(t);
+  ASSERT_TRUE(out.connection) << out.failure.message;
+  EXPECT_EQ(echo(*out.connection, "unverified"), "unverified");
+  ASSERT_EQ(service.server_names().size(), 1u);
+  EXPECT_EQ(service.server_names()[0], "localhost");  // SNI is still sent
+}
+
+TEST_F(TlsVerification, NoVerifyAcceptsAWrongHostName) {  // -k
+  websocket_server service(io, tls_service(certs().wrong_host));
+  auto t = service_target(service.port());
+  t.tls_settings.verify = false;
+  auto out = connect(t);
+  ASSERT_TRUE(out.connection) << out.failure.message;
+}
+
+TEST_F(TlsVerification, SilentServerTimesOutInTheTlsHandshake) {
+  raw_server silent(io, raw_server::mode::silent);
+  auto t = service_target(silent.port());
+  t.step_timeout = 300ms;
+  auto out = connect(t, 10s);
+  ASSERT_TRUE(out.finished);
+  EXPECT_FALSE(out.connection);
+  EXPECT_EQ(out.failure.kind, failure_kind::timeout) << out.failure.message;
+  EXPECT_TRUE(out.failure.retryable());
+  EXPECT_EQ(silent.accepted(), 1);
+  EXPECT_LT(out.elapsed, 5s);  // the step timeout, not some longer default
+}
+
+TEST_F(TlsVerification, PlainHttpServerIsATlsFailure) {
+  raw_server plain(io, raw_server::mode::reply_at_once, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+  auto out = connect(service_target(plain.port()));
+  ASSERT_TRUE(out.finished);
+  EXPECT_FALSE(out.connection);
+  EXPECT_EQ(out.failure.kind, failure_kind::tls) << out.failure.message;
+}
+
+}  // namespace
+}  // namespace transport_test
