@@ -121,16 +121,17 @@ class Bench(harness.Harness):
         pass
 
 
-def through_tunnel(b, app, a, total, named):
+def through_tunnel(b, app, a, total, named, binary=None):
     """One pair on a tunnel without services (`-s PORT` / `-d PORT`, the README's usage) or with
-    one named service; prints its figures and stops it."""
+    one named service, of ours or of `binary` at both ends; prints its figures, stops it and
+    returns them."""
     port = harness.free_port()
     dst_map, src_map, services = ((f"BENCH={app.port}", f"BENCH={port}", ["BENCH"]) if named
                                   else (str(app.port), str(port), []))
     first = len(b.procs)
     src, dst, ports = b.start_pair(dst_map, src_map, services,
                                    settings={"tunneling": {"proxy": {"websocket": {"ping_period_ms": 20000}}}},
-                                   verbose="4")  # the default level
+                                   verbose="4", src_binary=binary, dst_binary=binary)  # the default level
     stop = threading.Event()
 
     def sample():
@@ -151,7 +152,8 @@ def through_tunnel(b, app, a, total, named):
     stop.set()
     gib = 2 * total / 2**30
     shape = "one named service" if named else "tunnel without services, unnamed -s/-d"
-    print(f"## localproxy through tunnel-service ({'ws' if a.plain else 'wss'}), {shape}")
+    who = f"reference {binary}" if binary else "localproxy"
+    print(f"## {who} through tunnel-service ({'ws' if a.plain else 'wss'}), {shape}")
     print(f"upload {a.mib / up:.0f} MiB/s, download {a.mib / down:.0f} MiB/s, rtt p50 {p50:.0f} us p99 {p99:.0f} us, "
           f"{cps:.0f} connections/s")
     for p, cpu in ((src, cpu1[0] - cpu0[0]), (dst, cpu1[1] - cpu0[1])):
@@ -161,6 +163,8 @@ def through_tunnel(b, app, a, total, named):
     for p in b.procs[first:]:
         p.stop()
     del b.procs[first:]
+    return {"cpu": (cpu1[0] - cpu0[0] + cpu1[1] - cpu0[1]) / gib, "p50": p50, "p99": p99, "cps": cps,
+            "rss": max(src.peak_rss_kib, dst.peak_rss_kib) / 1024}
 
 
 def main():
@@ -169,6 +173,9 @@ def main():
     ap.add_argument("--rtt-count", type=int, default=2000)
     ap.add_argument("--connections", type=int, default=300)
     ap.add_argument("--plain", action="store_true", help="ws:// instead of wss:// to the local service")
+    ap.add_argument("--reference", metavar="PATH", default=os.environ.get("LOCALPROXY_PEER_SOURCE"),
+                    help="another localproxy (the reference) to run the same way, with ratios (default: "
+                         "$LOCALPROXY_PEER_SOURCE)")
     a = ap.parse_args()
     total = a.mib * 1024 * 1024
 
@@ -181,8 +188,15 @@ def main():
     b.setUp()
     try:
         b.start_service(plain=a.plain)
-        through_tunnel(b, app, a, total, named=False)
+        ours = through_tunnel(b, app, a, total, named=False)
         through_tunnel(b, app, a, total, named=True)
+        if a.reference:
+            ref = through_tunnel(b, app, a, total, named=False, binary=a.reference)
+            print("## ours / reference, tunnel without services (below 1 is better)")
+            print(f"CPU per GiB, both proxies {ours['cpu'] / ref['cpu']:.2f}, rtt p50 {ours['p50'] / ref['p50']:.2f} "
+                  f"p99 {ours['p99'] / ref['p99']:.2f}, ours p99 / reference p50 {ours['p99'] / ref['p50']:.2f}, "
+                  f"peak RSS {ours['rss'] / ref['rss']:.3f}; connections per second {ours['cps'] / ref['cps']:.2f} "
+                  "(above 1 is better)")
     finally:
         b.tearDown()
         app.close()
