@@ -138,12 +138,12 @@ void tunnel_session::reset_connection(const std::shared_ptr<local_connection>& c
   connection->abort();
 }
 
-std::shared_ptr<local_connection> tunnel_session::largest_holder() {
-  std::shared_ptr<local_connection> largest;
+std::shared_ptr<local_connection> tunnel_session::most_stalled_holder() {
+  std::shared_ptr<local_connection> stalled;
   for (auto& s : context_.table().services())
     for (auto& [id, c] : s.connections)
-      if (c && c->pending_bytes() > 0 && (!largest || c->pending_bytes() > largest->pending_bytes())) largest = c;
-  return largest;
+      if (c && c->pending_bytes() > 0 && (!stalled || c->last_progress() < stalled->last_progress())) stalled = c;
+  return stalled;
 }
 
 asio::awaitable<void> tunnel_session::relieve_backpressure() {
@@ -165,18 +165,20 @@ asio::awaitable<void> tunnel_session::relieve_backpressure() {
   for (auto& c : congested)
     if (co_await stalls(c, [&] { return c->pending_bytes() > limits_.queue_limit; }))
       reset_connection(c, "the local application stopped reading (tcp.stall_timeout_ms)");
-  // All connections together over tcp.total_buffer_size: the ones holding the most go first.
+  // All connections together over tcp.total_buffer_size: the tunnel waits, and the connection
+  // that has gone longest without progress is reset first once it passes the stall timeout (a
+  // fresh burst to an application that is reading must not pay for old stalled ones).
   auto& budget = *limits_.budget;
   for (bool logged = false; budget.over() && !end_;) {
-    auto largest = largest_holder();
-    if (!largest) break;
+    auto stalled = most_stalled_holder();
+    if (!stalled) break;
     if (!logged) {
       LP_LOG(warning) << "Buffered payload is over tcp.total_buffer_size (" << budget.limit()
-                      << " bytes); pausing the tunnel until the connections holding the most drain";
+                      << " bytes); pausing the tunnel until the connections that stopped reading drain or are reset";
       logged = true;
     }
-    if (co_await stalls(largest, [&] { return budget.over(); }))
-      reset_connection(largest, "the local application stopped reading while all buffers were full (tcp.stall_timeout_ms)");
+    if (co_await stalls(stalled, [&] { return budget.over() && stalled == most_stalled_holder(); }))
+      reset_connection(stalled, "the local application stopped reading while all buffers were full (tcp.stall_timeout_ms)");
   }
 }
 

@@ -52,7 +52,7 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
   boost::asio::awaitable<void> ping_loop(std::shared_ptr<tunnel_session> self);
   boost::asio::awaitable<void> service_ids_deadline(std::shared_ptr<tunnel_session> self);
   boost::asio::awaitable<void> relieve_backpressure();
-  std::shared_ptr<local_connection> largest_holder();
+  std::shared_ptr<local_connection> most_stalled_holder();
   boost::asio::awaitable<void> connect_local(std::shared_ptr<tunnel_session> self,
                                              std::shared_ptr<local_connection> connection);
 
