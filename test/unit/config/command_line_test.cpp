@@ -7,12 +7,6 @@ using cfg::parse_result;
 using cfg::proxy_mode;
 using cfg::service_mapping;
 
-namespace {
-service_mapping mapping(std::string id, std::string host, std::uint16_t port, std::string unix_path = "") {
-  return service_mapping{std::move(id), std::move(host), port, std::move(unix_path)};
-}
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-}  // namespace
 
 TEST(CommandLine, MinimalSourceWithEverythingDefaulted) {
   const auto r = parse({"-r", "us-east-1", "-s", "5555"});

@@ -7,13 +7,6 @@ using namespace config_test;
 using cfg::proxy_mode;
 using cfg::service_mapping;
 
-namespace {
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-service_mapping mapping(std::string id, std::string host, std::uint16_t port, std::string unix_path = "") {
-  return service_mapping{std::move(id), std::move(host), port, std::move(unix_path)};
-}
-}  // namespace
-
 TEST(ConfigFile, EveryOptionWithCommentsAndBlankLines) {
   temp_dir dir;
   const auto ca = (dir.path() / "ca").string();

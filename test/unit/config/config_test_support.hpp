@@ -24,6 +24,12 @@ inline cfg::environment fake_env(env_map vars) {
   };
 }
 
+inline cfg::service_mapping mapping(std::string id, std::string host, std::uint16_t port, std::string unix_path = "") {
+  return cfg::service_mapping{std::move(id), std::move(host), port, std::move(unix_path)};
+}
+
+inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
 inline const env_map default_env{{"AWSIOT_TUNNEL_ACCESS_TOKEN", "env-access-token"}};
 
 inline cfg::parse_result parse(std::vector<std::string> args, const env_map& env = default_env) {

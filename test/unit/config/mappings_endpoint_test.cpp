@@ -9,10 +9,6 @@ using cfg::proxy_mode;
 using cfg::service_mapping;
 
 namespace {
-service_mapping mapping(std::string id, std::string host, std::uint16_t port, std::string unix_path = "") {
-  return service_mapping{std::move(id), std::move(host), port, std::move(unix_path)};
-}
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 std::string mapping_error(const std::string& value, proxy_mode mode) {
   try {
     (void)cfg::parse_mappings(value, mode, "-d/--destination-app");

@@ -5,7 +5,6 @@ using namespace config_test;
 using cfg::proxy_mode;
 
 namespace {
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 const std::string client_a(32, 'a');
 const std::string client_b(32, 'b');
 const std::string client_c(32, 'c');

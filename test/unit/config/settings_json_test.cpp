@@ -8,7 +8,6 @@
 using namespace config_test;
 
 namespace {
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 std::string proxy_json(const std::string& inner) { return R"({"tunneling":{"proxy":)" + inner + "}}"; }
 cfg::settings load(const std::string& inner) {
   cfg::settings s;

@@ -6,7 +6,6 @@
 using namespace config_test;
 
 namespace {
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 cfg::web_proxy proxy(std::string host, std::uint16_t port, bool tls = false, std::string user = "", std::string password = "") {
   return cfg::web_proxy{std::move(host), port, tls, std::move(user), std::move(password)};
 }
