@@ -2,6 +2,9 @@
 find_package(Threads REQUIRED)
 find_package(OpenSSL 3 REQUIRED)
 find_package(Protobuf REQUIRED)
+if(LOCALPROXY_STATIC_BOOST)
+  set(Boost_USE_STATIC_LIBS ON)
+endif()
 find_package(Boost 1.81 REQUIRED CONFIG COMPONENTS program_options log log_setup)
 
 # Asio, Beast and JSON are compiled once (lp_boost_impl) instead of in every translation unit.
@@ -12,3 +15,8 @@ target_compile_definitions(lp_boost INTERFACE
   BOOST_JSON_NO_LIB
   BOOST_ASIO_NO_DEPRECATED)
 target_link_libraries(lp_boost INTERFACE Boost::headers OpenSSL::SSL OpenSSL::Crypto Threads::Threads)
+
+# sd_notify and socket activation: libsystemd-dev's header at build time; the library itself is
+# loaded (dlopen) only under a service manager, see src/tunnel/service_manager.cpp.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LIBSYSTEMD REQUIRED libsystemd)

@@ -5,10 +5,10 @@
 set -euo pipefail
 
 packages=(g++ cmake make pkg-config git ca-certificates
-          libboost1.81-all-dev libssl-dev libprotobuf-dev protobuf-compiler)
+          libboost1.81-all-dev libssl-dev libprotobuf-dev protobuf-compiler libsystemd-dev)
 case "${1:-}" in
   --demo) packages+=(python3) ;;
-  --test) packages+=(python3 libgtest-dev openssl socat tinyproxy openssh-server openssh-client procps) ;;
+  --test) packages+=(python3 libgtest-dev openssl socat tinyproxy openssh-server openssh-client procps systemd dpkg-dev) ;;
 esac
 
 missing=()
@@ -24,5 +24,5 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get update -qq --error-on=any  # no network: fail here, not later
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,9 +1,13 @@
 // localproxy: parse -> configure logging -> run -> exit code (README: Exit statuses).
+#include <chrono>
 #include <exception>
 #include <iostream>
+#include <optional>
 
 #include "localproxy/config/command_line.hpp"
+#include "localproxy/config/token_file.hpp"
 #include "localproxy/log/log.hpp"
+#include "localproxy/tunnel/status_file.hpp"
 #include "localproxy/tunnel/tunnel.hpp"
 
 namespace {
@@ -12,6 +16,7 @@ using namespace localproxy;
 
 int run(int argc, char** argv) {
   auto parsed = config::parse_command_line(argc, argv, config::process_environment());
+  config::remove_token_variables();  // read once; no child or /proc/PID/environ reader sees them
   switch (parsed.what) {
     case config::parse_result::action::help:
     case config::parse_result::action::version: std::cout << parsed.text << std::flush; return 0;
@@ -19,6 +24,14 @@ int run(int argc, char** argv) {
       config::export_settings(config::settings{}, parsed.export_path);
       std::cout << "Default settings written to " << parsed.export_path << "\n";
       return 0;
+    case config::parse_result::action::health: {
+      std::optional<std::chrono::seconds> max_age;
+      if (parsed.health_max_age_s) max_age = std::chrono::seconds(*parsed.health_max_age_s);
+      const auto verdict = tunnel::check_health(parsed.health_path, max_age, std::chrono::system_clock::now());
+      (verdict.healthy ? std::cout : std::cerr) << "localproxy: " << (verdict.healthy ? "healthy: " : "unhealthy: ")
+                                                << verdict.reason << "\n";
+      return verdict.healthy ? 0 : 1;
+    }
     case config::parse_result::action::run: break;
   }
   const auto& opts = parsed.opts;

@@ -6,6 +6,7 @@
 
 #include "layers.hpp"
 #include "localproxy/config/settings_json.hpp"
+#include "localproxy/config/validation.hpp"
 #include "localproxy/version.hpp"
 #include "option_table.hpp"
 
@@ -110,6 +111,15 @@ parse_result parse(int argc, const char* const argv[], const environment& env) {
     if (result.export_path.empty()) throw usage_error("--export-default-settings: expected a file name");
     return result;
   }
+  if (vm.count("health")) {
+    result.what = parse_result::action::health;
+    result.health_path = vm["health"].as<std::string>();
+    if (result.health_path.empty()) throw usage_error("--health: expected a status file name");
+    if (vm.count("health-max-age"))
+      result.health_max_age_s = parse_integer(vm["health-max-age"].as<std::string>(), 1, 86400 * 7, "--health-max-age");
+    return result;
+  }
+  if (vm.count("health-max-age")) throw usage_error("--health-max-age: only valid with --health");
   layers in;
   in.cli = cli_layer(vm);
   if (const auto* config = in.cli.get("config")) in.file = read_config_layer(config->value);

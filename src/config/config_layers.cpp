@@ -1,4 +1,6 @@
 // The --config file and the environment, turned into layers of raw option values.
+#include <filesystem>
+
 #include "layers.hpp"
 #include "localproxy/config/config_files.hpp"
 #include "option_table.hpp"
@@ -39,11 +41,25 @@ layer environment_layer(const environment& env) {
     if (out.has(option)) return;
     if (auto value = env(variable); value && !value->empty()) out.add(option, std::move(*value), variable);
   };
-  take("AWSIOT_TUNNEL_ACCESS_TOKEN", "access-token");
-  take("AWSIOT_TUNNEL_CLIENT_TOKEN", "client-token");
-  take("AWSIOT_CLIENT_TOKEN", "client-token");  // the reference localproxy's name for it
+  // systemd's LoadCredential= puts files in $CREDENTIALS_DIRECTORY; they are meant for this
+  // service, so they win over a variable that may have been inherited.
+  const auto credential = [&](const char* name, const char* option) {
+    const auto dir = env("CREDENTIALS_DIRECTORY");
+    if (!dir || dir->empty()) return;
+    const auto path = std::filesystem::path(*dir) / name;
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) out.add(option, path.string(), std::string("$CREDENTIALS_DIRECTORY/") + name);
+  };
+  credential("access-token", "access-token-file");
+  credential("client-token", "client-token-file");
+  if (!out.has("access-token-file")) take("AWSIOT_TUNNEL_ACCESS_TOKEN", "access-token");
+  if (!out.has("client-token-file")) {
+    take("AWSIOT_TUNNEL_CLIENT_TOKEN", "client-token");
+    take("AWSIOT_CLIENT_TOKEN", "client-token");  // the reference localproxy's name for it
+  }
   take("AWSIOT_TUNNEL_ENDPOINT", "proxy-endpoint");
   take("AWSIOT_TUNNEL_REGION", "region");
+  take("LOCALPROXY_STATUS_FILE", "status-file");
   take("https_proxy", "web-proxy");  // lower case wins, as in curl
   take("HTTPS_PROXY", "web-proxy");
   return out;

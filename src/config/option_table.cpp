@@ -6,13 +6,17 @@
 namespace localproxy::config::option_table {
 namespace {
 
-const std::array<option, 19> options{{
+const std::array<option, 24> options{{
     {"help", 'h', "", false, false, "show this help and exit"},
     {"version", 'V', "", false, false, "show the version and exit"},
     {"access-token", 't', "TOKEN", false, true,
      "the tunnel's access token (prefer the environment variable AWSIOT_TUNNEL_ACCESS_TOKEN)"},
     {"client-token", 'i', "TOKEN", false, true,
      "client token, 32-128 of A-Z a-z 0-9 - (or AWSIOT_TUNNEL_CLIENT_TOKEN); lets the access token be reused"},
+    {"access-token-file", 0, "FILE", false, true,
+     "read the access token from FILE (private: mode 600), or from $CREDENTIALS_DIRECTORY/access-token"},
+    {"client-token-file", 0, "FILE", false, true,
+     "read the client token from FILE (private: mode 600), or from $CREDENTIALS_DIRECTORY/client-token"},
     {"proxy-endpoint", 'e', "HOST[:PORT]", false, true,
      "the tunneling service: HOST, HOST:PORT, wss://HOST[:PORT] (or AWSIOT_TUNNEL_ENDPOINT); not with -r"},
     {"region", 'r', "REGION", false, true,
@@ -37,6 +41,12 @@ const std::array<option, 19> options{{
      "a directory of files with SERVICE = [HOST:]PORT lines (default ./config if it exists)"},
     {"web-proxy", 0, "URL", false, true,
      "reach the service through an HTTP proxy: http[s]://[USER:PASSWORD@]HOST[:PORT] (or https_proxy)"},
+    {"status-file", 0, "FILE", false, true,
+     "keep a JSON status (state, RTT, connections, bytes) in FILE (or LOCALPROXY_STATUS_FILE)"},
+    {"health", 0, "FILE", false, false,
+     "check a status file: exit 0 if it says connected and is fresh, 1 otherwise"},
+    {"health-max-age", 0, "SECONDS", false, false,
+     "with --health: the oldest status file that counts as fresh (default 3 status periods)"},
 }};
 
 }  // namespace
@@ -65,7 +75,8 @@ std::string display(std::string_view name) {
 std::string help_text() {
   std::string out =
       "Usage: localproxy (-s MAPPING | -d MAPPING | -m MODE) (-r REGION | -e ENDPOINT) [options]\n"
-      "The access token comes from AWSIOT_TUNNEL_ACCESS_TOKEN (or -t).\n\nOptions:\n";
+      "       localproxy --health FILE [--health-max-age SECONDS]\n"
+      "The access token comes from AWSIOT_TUNNEL_ACCESS_TOKEN, --access-token-file or -t.\n\nOptions:\n";
   for (const auto& o : options) {
     std::string left = "  ";
     if (o.short_name) {

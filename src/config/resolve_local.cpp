@@ -1,21 +1,43 @@
 // Tokens and the options that only concern this machine: logging, bind address, CAs, -y.
 #include <filesystem>
+#include <optional>
 
 #include "layers.hpp"
+#include "localproxy/config/token_file.hpp"
 #include "localproxy/config/validation.hpp"
 
 namespace localproxy::config {
 
+namespace {
+
+// A token is given either as a value (`-t`, a variable) or as a file (`--access-token-file`, a
+// systemd credential); the highest level that has either decides, both at one level is an error.
+std::optional<raw_value> pick_token(const layers& in, const std::string& value_option, const std::string& file_option) {
+  for (const layer* l : {&in.cli, &in.file, &in.env}) {
+    const auto* value = l->get(value_option);
+    const auto* file = l->get(file_option);
+    if (value && file) throw usage_error(value->what + " and " + file->what + ": give only one");
+    if (value) return *value;
+    // Only systemd credentials come as files from the environment level; systemd guards those.
+    if (file)
+      return raw_value{read_token_file(file->value, file->what, l != &in.env), file->what + " (" + file->value + ")"};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 void resolve_tokens(const layers& in, options& out, std::vector<std::string>& warnings) {
-  const auto* token = in.pick("access-token");
+  const auto token = pick_token(in, "access-token", "access-token-file");
   if (!token)
-    throw usage_error("access token: none given (set AWSIOT_TUNNEL_ACCESS_TOKEN, or use -t/--access-token)");
+    throw usage_error("access token: none given (set AWSIOT_TUNNEL_ACCESS_TOKEN, or use --access-token-file or "
+                      "-t/--access-token)");
   check_access_token(token->value, token->what);
   out.access_token = token->value;
   if (in.cli.has("access-token"))
     warnings.push_back("-t/--access-token: a token on the command line is visible to other users of this machine; "
-                       "set AWSIOT_TUNNEL_ACCESS_TOKEN instead");
-  if (const auto* client = in.pick("client-token")) {
+                       "use --access-token-file or set AWSIOT_TUNNEL_ACCESS_TOKEN instead");
+  if (const auto client = pick_token(in, "client-token", "client-token-file")) {
     check_client_token(client->value, client->what);
     out.client_token = client->value;
   }
@@ -33,6 +55,14 @@ void resolve_local(const layers& in, options& out) {
     std::error_code ec;
     if (!std::filesystem::is_directory(c->value, ec)) throw usage_error(c->what + ": " + c->value + " is not a directory");
     out.capath = c->value;
+  }
+  if (const auto* f = in.pick("status-file")) {
+    if (f->value.empty()) throw usage_error(f->what + ": expected a file name");
+    const auto dir = std::filesystem::path(f->value).parent_path();
+    std::error_code ec;
+    if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
+      throw usage_error(f->what + ": the directory " + dir.string() + " does not exist");
+    out.status_file = f->value;
   }
   if (const auto* k = in.pick("no-ssl-host-verify")) out.verify_ssl = k->value != "true";
   if (const auto* y = in.pick("destination-client-type")) {

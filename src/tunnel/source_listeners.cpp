@@ -1,5 +1,11 @@
 #include "localproxy/tunnel/source_listeners.hpp"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 #include <boost/asio/as_tuple.hpp>
@@ -46,6 +52,38 @@ std::shared_ptr<source_listeners::listener> source_listeners::open(const service
   return l;
 }
 
+std::shared_ptr<source_listeners::listener> source_listeners::take_inherited(const service_entry& s, bool single_service) {
+  auto it = std::find_if(inherited_.begin(), inherited_.end(), [&](const auto& l) {
+    return !l.name.empty() && (l.name == s.id || l.name == s.mapping.service_id);
+  });
+  if (it == inherited_.end() && single_service && s.mapping.service_id.empty() && inherited_.size() == 1)
+    it = inherited_.begin();
+  if (it == inherited_.end()) return nullptr;
+  const auto fd = *it;
+  inherited_.erase(it);
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  if (::getsockname(fd.fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+    throw std::runtime_error("socket activation: fd " + std::to_string(fd.fd) + ": " + std::strerror(errno));
+  const auto protocol = address.ss_family == AF_INET6 ? tcp::v6() : tcp::v4();
+  auto l = std::make_shared<listener>(listener{tcp::acceptor(executor_), true});
+  boost::system::error_code ec;
+  l->acceptor.assign(protocol, fd.fd, ec);
+  if (ec) throw std::runtime_error("socket activation: fd " + std::to_string(fd.fd) + ": " + ec.message());
+  LP_LOG(info) << "Using the socket-activated listener " << (fd.name.empty() ? std::string("(unnamed)") : fd.name)
+               << " for " << (s.id.empty() ? std::string("the service") : "service " + s.id);
+  return l;
+}
+
+void source_listeners::close_unused_inherited() {
+  for (const auto& l : inherited_) {
+    LP_LOG(warning) << "Socket-activated listener " << (l.name.empty() ? std::string("(unnamed)") : l.name) << " (fd "
+                    << l.fd << ") matches no service (FileDescriptorName= must be a service ID); closing it";
+    ::close(l.fd);
+  }
+  inherited_.clear();
+}
+
 void source_listeners::apply(const std::vector<service_entry>& services, const std::string& default_bind_address) {
   for (auto it = listeners_.begin(); it != listeners_.end();) {
     const bool kept = std::any_of(services.begin(), services.end(), [&](const service_entry& s) { return s.id == it->first; });
@@ -60,17 +98,22 @@ void source_listeners::apply(const std::vector<service_entry>& services, const s
   }
   for (const auto& s : services) {
     if (listeners_.contains(s.id)) continue;
-    auto l = open(s, default_bind_address);
+    auto l = take_inherited(s, services.size() == 1);
+    const bool activated = l != nullptr;
+    if (!l) l = open(s, default_bind_address);
     const auto port = l->acceptor.local_endpoint().port();
-    if (s.mapping.port == 0)
+    if (s.mapping.port == 0 && !activated)
       LP_LOG(info) << "Listen port assigned for service id " << s.id << ". New port mapping: " << s.id << " = " << port;
     LP_LOG(info) << "Listening for new connection on port " << port;
     listeners_[s.id] = l;
     asio::co_spawn(executor_, accept_loop(l, s.id, port), asio::detached);
   }
+  close_unused_inherited();
 }
 
 void source_listeners::close_all() {
+  for (const auto& l : inherited_) ::close(l.fd);
+  inherited_.clear();
   for (auto& [id, l] : listeners_) {
     l->open = false;
     boost::system::error_code ignored;

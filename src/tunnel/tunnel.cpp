@@ -1,5 +1,7 @@
 #include "localproxy/tunnel/tunnel.hpp"
 
+#include <unistd.h>
+
 #include <cstdio>
 
 #include <boost/asio/as_tuple.hpp>
@@ -10,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "localproxy/log/log.hpp"
+#include "localproxy/tunnel/service_manager.hpp"
 #include "localproxy/tunnel/service_plan.hpp"
 #include "localproxy/tunnel/session.hpp"
 #include "localproxy/version.hpp"
@@ -99,6 +102,13 @@ tunnel_context::tunnel_context(asio::io_context& ioc, const config::options& opt
                opts.tunables.connect_retry_count) {
   client_token_ = initial_client_token(opts, rng_);
   target_ = make_target(opts, client_token_);
+  auto inherited = service_manager::take_listeners();
+  if (opts.mode == config::proxy_mode::source) {
+    listeners_.set_inherited(std::move(inherited));
+  } else if (!inherited.empty()) {
+    LP_LOG(warning) << "Ignoring " << inherited.size() << " socket-activated listener(s): only a source listens";
+    for (const auto& l : inherited) ::close(l.fd);
+  }
 }
 
 tunnel_context::~tunnel_context() = default;
@@ -151,6 +161,7 @@ void tunnel_context::stop() {
   if (stop_requested_) return;
   stop_requested_ = true;
   LP_LOG(info) << "Stopping";
+  service_manager::notify_stopping();
   listeners_.close_all();
   if (session_) session_->stop();
   stopping_.notify();

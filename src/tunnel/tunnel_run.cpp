@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "localproxy/log/log.hpp"
+#include "localproxy/tunnel/service_manager.hpp"
 #include "localproxy/tunnel/session.hpp"
 #include "localproxy/tunnel/tunnel.hpp"
 
@@ -47,6 +48,8 @@ asio::awaitable<bool> tunnel_context::wait_before_retry(int& exit_status, const 
     co_return false;
   }
   LP_LOG(info) << "Reconnecting in " << delay->count() << " ms";
+  set_state(state_ == tunnel_state::connecting ? tunnel_state::connecting : tunnel_state::reconnecting,
+            "retrying in " + std::to_string(delay->count()) + " ms: " + last_error_);
   co_await stopping_.wait_until(std::chrono::steady_clock::now() + *delay);
   co_return !stop_requested_;
 }
@@ -59,6 +62,7 @@ asio::awaitable<std::unique_ptr<transport::websocket_connection>> tunnel_context
     if (ws) {
       LP_LOG(info) << "Successfully established websocket connection with proxy server: " << opts_.endpoint.url();
       LP_LOG(info) << "Web socket session ID: " << ws->channel_id();
+      channel_id_ = ws->channel_id();
       co_return ws;
     }
     if (!failure.retryable()) {
@@ -66,17 +70,22 @@ asio::awaitable<std::unique_ptr<transport::websocket_connection>> tunnel_context
                     << (failure.http_status ? " (HTTP " + std::to_string(failure.http_status) + ")" : std::string())
                     << (failure.channel_id.empty() ? std::string() : ", channel-id " + failure.channel_id)
                     << ". Likely cause: " << likely_cause(failure) << ". Not retrying.";
+      last_error_ = "connection rejected: " + failure.message +
+                    (failure.http_status ? " (HTTP " + std::to_string(failure.http_status) + ")" : std::string());
       exit_status = exit_rejected;
       co_return nullptr;
     }
     LP_LOG(warning) << "Could not connect to " << opts_.endpoint.url() << ": " << failure.message;
+    last_error_ = "could not connect to " + opts_.endpoint.url() + ": " + failure.message;
     if (!co_await wait_before_retry(exit_status, "the service cannot be reached")) co_return nullptr;
   }
   co_return nullptr;
 }
 
 asio::awaitable<int> tunnel_context::run() {
-  if (opts_.tunables.status_period_ms > 0) asio::co_spawn(ioc_, status_loop(), asio::detached);
+  asio::co_spawn(ioc_, status_loop(), asio::detached);
+  if (const auto period = service_manager::watchdog_period()) asio::co_spawn(ioc_, watchdog_loop(*period), asio::detached);
+  set_state(tunnel_state::connecting, "connecting to " + opts_.endpoint.url());
   for (;;) {
     int exit_status = exit_ok;
     auto ws = co_await connect(exit_status);
@@ -84,7 +93,9 @@ asio::awaitable<int> tunnel_context::run() {
     backoff_.reset();
     session_ = std::make_shared<tunnel_session>(*this, std::move(ws));
     const auto end = co_await session_->run();
-    session_.reset();
+    end_session();
+    if (end.what != session_end::kind::stopped && end.what != session_end::kind::closed_by_service)
+      last_error_ = end.detail;
     switch (end.what) {
       case session_end::kind::stopped: co_return exit_ok;
       case session_end::kind::closed_by_service:
@@ -100,29 +111,10 @@ asio::awaitable<int> tunnel_context::run() {
       case session_end::kind::lost: LP_LOG(warning) << "Connection to the service lost: " << end.detail; break;
     }
     if (stop_requested_) co_return exit_ok;
+    set_state(tunnel_state::reconnecting, "connection lost: " + end.detail);
     // A short pause so that a service that drops every connection at once cannot spin us.
     co_await stopping_.wait_until(std::chrono::steady_clock::now() + milliseconds(100));
     if (stop_requested_) co_return exit_ok;
-  }
-}
-
-asio::awaitable<void> tunnel_context::status_loop() {
-  asio::steady_timer timer(ioc_);
-  for (;;) {
-    timer.expires_after(milliseconds(opts_.tunables.status_period_ms));
-    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (ec || stop_requested_) co_return;
-    std::string line = session_ ? "Status: connected" : "Status: not connected";
-    if (session_ && session_->rtt()) line += ", rtt " + std::to_string(session_->rtt()->count() / 1000.0).substr(0, 6) + " ms";
-    for (const auto& s : table_.services())
-      line += ", " + (s.id.empty() ? std::string("connections") : s.id) + ": " + std::to_string(s.connections.size());
-    const std::uint64_t in = session_ ? session_->bytes_received() : 0;
-    const std::uint64_t out = session_ ? session_->bytes_sent() : 0;
-    line += ", bytes from service " + std::to_string(in >= reported_in_ ? in - reported_in_ : in) + ", to service " +
-            std::to_string(out >= reported_out_ ? out - reported_out_ : out);
-    reported_in_ = in;
-    reported_out_ = out;
-    LP_LOG(info) << line;
   }
 }
 
@@ -157,6 +149,7 @@ int run_tunnel(const config::options& opts) {
     ioc.stop();
   });
   ioc.run();
+  context.finish(exit_status);
   return exit_status;
 }
 

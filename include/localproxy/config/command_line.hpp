@@ -16,10 +16,12 @@ using environment = std::function<std::optional<std::string>(std::string_view na
 [[nodiscard]] environment process_environment();
 
 struct parse_result {
-  enum class action { run, help, version, export_settings } what = action::run;
+  enum class action { run, help, version, export_settings, health } what = action::run;
   options opts;                        // complete and validated when what == run
   std::string text;                    // help text, or the version line (each ends in a newline)
   std::string export_path;             // the file to write when what == export_settings
+  std::string health_path;             // the status file to check when what == health
+  std::optional<long long> health_max_age_s;  // --health-max-age; nullopt = 3 status periods
   std::vector<std::string> warnings;   // to log once logging is set up (e.g. -t on the command line)
 };
 

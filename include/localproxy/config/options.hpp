@@ -53,6 +53,7 @@ struct options {
   int destination_client_type = 3;  // -y V1 -> 1, V2 -> 2; 3 otherwise
   settings tunables;
   std::optional<web_proxy> proxy;  // resolved for endpoint.host (no_proxy applied)
+  std::string status_file;          // --status-file; empty = none
 };
 
 }  // namespace localproxy::config

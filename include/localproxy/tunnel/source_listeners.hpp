@@ -12,6 +12,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "localproxy/tunnel/local_connection.hpp"
+#include "localproxy/tunnel/service_manager.hpp"
 #include "localproxy/tunnel/stream_table.hpp"
 
 namespace localproxy::tunnel {
@@ -30,6 +31,11 @@ class source_listeners {
   void apply(const std::vector<service_entry>& services, const std::string& default_bind_address);
   void close_all();
 
+  // Socket activation: listeners to use instead of binding. A service takes the one whose name is
+  // its service ID; the single unnamed mapping (`-s 5555`) takes a single socket whatever its
+  // name. Sockets no service takes are closed at the first apply().
+  void set_inherited(std::vector<service_manager::inherited_listener> sockets) { inherited_ = std::move(sockets); }
+
  private:
   struct listener {
     boost::asio::ip::tcp::acceptor acceptor;
@@ -37,10 +43,13 @@ class source_listeners {
   };
   boost::asio::awaitable<void> accept_loop(std::shared_ptr<listener> l, std::string service_id, std::uint16_t port);
   std::shared_ptr<listener> open(const service_entry& s, const std::string& default_bind_address);
+  std::shared_ptr<listener> take_inherited(const service_entry& s, bool single_service);
+  void close_unused_inherited();
 
   boost::asio::any_io_executor executor_;
   accept_handler on_accept_;
   std::map<std::string, std::shared_ptr<listener>> listeners_;
+  std::vector<service_manager::inherited_listener> inherited_;
 };
 
 }  // namespace localproxy::tunnel

@@ -19,6 +19,7 @@
 #include "localproxy/tunnel/backoff.hpp"
 #include "localproxy/tunnel/local_connection.hpp"
 #include "localproxy/tunnel/source_listeners.hpp"
+#include "localproxy/tunnel/status_file.hpp"
 #include "localproxy/tunnel/stream_table.hpp"
 
 namespace localproxy::tunnel {
@@ -52,12 +53,24 @@ class tunnel_context {
   [[nodiscard]] bool services_unchanged(const std::optional<std::vector<std::string>>& ids) const {
     return services_applied_ && ids == service_ids_;
   }
-  void session_ready() { ready_.notify(); }
+  // The session has applied the tunnel's services: the proxy is useful (READY=1 the first time).
+  void session_ready();
+
+  // Reports the end (status file, STOPPING=1) once the run is over.
+  void finish(int exit_status);
 
  private:
   boost::asio::awaitable<std::unique_ptr<transport::websocket_connection>> connect(int& exit_status);
   boost::asio::awaitable<bool> wait_before_retry(int& exit_status, const char* what);
   boost::asio::awaitable<void> status_loop();
+  boost::asio::awaitable<void> watchdog_loop(std::chrono::microseconds period);
+  // tunnel_status.cpp: the state others see (status file, systemd STATUS=), changed in one place.
+  void set_state(tunnel_state state, const std::string& status);
+  void publish(const std::string& status);
+  [[nodiscard]] status_snapshot snapshot();
+  [[nodiscard]] std::chrono::milliseconds status_period() const;
+  [[nodiscard]] std::string status_line();
+  void end_session();
   boost::asio::awaitable<void> hand_over(std::string service_id, local_connection::socket_type socket, std::string peer);
   void on_accept(const std::string& service_id, local_connection::socket_type socket, const std::string& peer);
 
@@ -77,6 +90,15 @@ class tunnel_context {
   backoff backoff_;
   std::uint64_t reported_in_ = 0;
   std::uint64_t reported_out_ = 0;
+  // Totals of the sessions that ended; the current session's counters come on top.
+  std::uint64_t bytes_in_before_ = 0;
+  std::uint64_t bytes_out_before_ = 0;
+  tunnel_state state_ = tunnel_state::starting;
+  std::chrono::system_clock::time_point since_ = std::chrono::system_clock::now();
+  std::string channel_id_;
+  std::string last_error_;
+  std::string status_write_error_;  // the last one logged, so a full disk is not logged every period
+  bool ready_sent_ = false;
 };
 
 }  // namespace localproxy::tunnel
