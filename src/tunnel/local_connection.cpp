@@ -61,8 +61,16 @@ asio::awaitable<bool> local_connection::make_room(frame_slot& slot) {
     if (discards_outbound()) co_return false;
     if (slot.capacity == header + read_size_) co_return true;
     release_slot(slot);
+    // A connection that holds no buffer at all may always take the smallest one, over the budget
+    // if need be (at most min_read per connection): others' bulk reads must not starve it.
+    const bool only_buffer = std::all_of(slots_.begin(), slots_.end(), [](const frame_slot& s) { return s.capacity == 0; });
     for (std::size_t size = read_size_;; size = std::max(min_read, size / 2)) {
-      if (!limits_.budget || limits_.budget->try_charge_reads(header + size)) {
+      bool charged = !limits_.budget || limits_.budget->try_charge_reads(header + size);
+      if (!charged && only_buffer && size == min_read) {
+        limits_.budget->charge(header + size);  // the floor
+        charged = true;
+      }
+      if (charged) {
         slot.buffer.reset(new std::uint8_t[header + size]);
         slot.capacity = header + size;
         read_size_ = size;
