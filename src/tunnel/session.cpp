@@ -86,7 +86,13 @@ asio::awaitable<void> tunnel_session::read_loop() {
       if (!end_) handle(m);
     });
     if (err != protocol::decode_error::none) finish(session_end::kind::protocol_error, std::string(protocol::describe(err)));
-    if (!congested_.empty() && !end_) co_await relieve_backpressure();
+    if (!congested_.empty() && !end_) {
+      // Pongs are read by this loop: while it waits, their absence says nothing of the service.
+      reader_paused_ = true;
+      co_await relieve_backpressure();
+      reader_paused_ = false;
+      if (ping_outstanding_) ping_sent_ = std::chrono::steady_clock::now();
+    }
   }
 }
 
@@ -97,7 +103,12 @@ asio::awaitable<void> tunnel_session::write_loop(std::shared_ptr<tunnel_session>
     if (shut_down_) break;
     const auto size = outbox_.take(buffers);
     if (size == 0) continue;
+    write_started_ = std::chrono::steady_clock::now();
+    writing_ = true;
     auto ec = co_await ws_->write(buffers);
+    writing_ = false;
+    // A ping queued behind that write could not be answered before the service read it.
+    if (ping_outstanding_) ping_sent_ = std::max(ping_sent_, write_started_);
     outbox_.sent();
     if (ec) {
       finish(session_end::kind::lost, "write failed: " + ec.message());
@@ -114,16 +125,26 @@ asio::awaitable<void> tunnel_session::ping_loop(std::shared_ptr<tunnel_session> 
   // A dead service is noticed in a time that follows the ping period: at most three periods
   // after its last pong by default.
   const auto deadline = s.pong_timeout_ms ? milliseconds(s.pong_timeout_ms) : 2 * period;
+  const auto write_deadline = std::max(deadline, milliseconds(30000));
   auto next_ping = std::chrono::steady_clock::now() + period;
   while (!shut_down_) {
     // The service answers pings only once it has a peer, so silence before the first pong is normal.
-    const bool overdue_possible = ping_outstanding_ && pong_seen_;
-    ping_timer_.expires_at(overdue_possible ? std::min(next_ping, ping_sent_ + deadline) : next_ping);
+    // Pongs are in band: the deadline runs only while the service can answer, i.e. our reader is
+    // reading and none of our writes waits for the service to take it (a write the service does
+    // not take for write_deadline is a dead service too).
+    const bool overdue_possible = ping_outstanding_ && pong_seen_ && !reader_paused_ && !writing_;
+    ping_timer_.expires_at(overdue_possible ? std::min(next_ping, ping_sent_ + deadline)
+                                            : writing_ ? std::min(next_ping, write_started_ + write_deadline) : next_ping);
     co_await ping_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (shut_down_) break;
     const auto now = std::chrono::steady_clock::now();
-    if (ping_outstanding_ && pong_seen_ && now >= ping_sent_ + deadline) {
+    if (ping_outstanding_ && pong_seen_ && !reader_paused_ && !writing_ && now >= ping_sent_ + deadline) {
       finish(session_end::kind::lost, "no pong from the service for " + std::to_string(deadline.count()) + " ms");
+      break;
+    }
+    if (writing_ && now >= write_started_ + write_deadline) {
+      finish(session_end::kind::lost, "the service took nothing of a write for " +
+                                          std::to_string(write_deadline.count()) + " ms");
       break;
     }
     if (now < next_ping) continue;
@@ -265,7 +286,7 @@ void tunnel_session::on_start(const protocol::message_view& m) {
   if (!started.ref.service) {
     LP_LOG(warning) << "Refusing " << protocol::type_name(m.type) << " for service '" << m.service_id << "' stream "
                     << m.stream_id << " connection " << protocol::effective_connection_id(m) << ": " << started.why;
-    if (started.refusal) send_answer(*started.refusal);
+    if (started.refusal) outbox_.push_control(*started.refusal);  // a client waits behind it: never dropped
     return;
   }
   auto connection = make_connection(started.ref);
@@ -326,6 +347,7 @@ void tunnel_session::answer_unroutable(const protocol::message_view& m, const ch
   send_answer(*answer);
 }
 
+// Only answers to DATA come here: one per unknown connection, and at most a burst a second.
 void tunnel_session::send_answer(const protocol::message_fields& answer) {
   const auto now = std::chrono::steady_clock::now();
   if (now - reset_answers_since_ >= std::chrono::seconds(1)) {

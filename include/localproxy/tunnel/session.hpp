@@ -90,6 +90,9 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
   bool shut_down_ = false;
   std::chrono::steady_clock::time_point ping_sent_{};
   bool ping_outstanding_ = false;
+  bool reader_paused_ = false;  // the reader waits for local applications (backpressure)
+  bool writing_ = false;        // a WebSocket write is outstanding, since write_started_
+  std::chrono::steady_clock::time_point write_started_{};
   bool pong_seen_ = false;
   std::optional<std::chrono::microseconds> rtt_;
   std::uint64_t bytes_in_ = 0;

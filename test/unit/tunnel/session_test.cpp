@@ -94,3 +94,22 @@ TEST_F(SessionTest, MissingMappingIsAConfigurationError) {
   EXPECT_EQ(end_->what, lt::session_end::kind::mapping_error);
   EXPECT_NE(end_->detail.find("WEB"), std::string::npos);
 }
+
+TEST_F(SessionTest, AStartThatCannotBeHonouredIsAnsweredEvenAfterABurstOfJunk) {
+  start();
+  ws_->push(fields(lp::message_type::stream_start, 5));
+  auto app = accept_app();
+  for (std::uint32_t c = 100; c < 200; ++c) ws_->push(fields(lp::message_type::data, 5, "SSH", c), "junk");
+  ws_->push(fields(lp::message_type::connection_start, 4, "SSH", 7));  // a stale stream: refused
+  auto refused = [&] {
+    return std::any_of(ws_->sent.begin(), ws_->sent.end(), [](const auto& m) {
+      return m.type == lp::message_type::connection_reset && m.stream_id == 4 && m.connection_id == 7;
+    });
+  };
+  ASSERT_TRUE(run_until(refused));
+  const auto answers = std::count_if(ws_->sent.begin(), ws_->sent.end(), [](const auto& m) {
+    return m.type == lp::message_type::connection_reset && m.stream_id == 5;
+  });
+  EXPECT_GT(answers, 0);
+  EXPECT_LE(answers, 32);  // junk gets a bounded number of answers a second
+}
