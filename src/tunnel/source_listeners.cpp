@@ -100,6 +100,7 @@ void source_listeners::apply(const std::vector<service_entry>& services, const s
     if (listeners_.contains(s.id)) continue;
     auto l = take_inherited(s, services.size() == 1);
     const bool activated = l != nullptr;
+    if (!l) l = take_early(s);
     if (!l) l = open(s, default_bind_address);
     const auto port = l->acceptor.local_endpoint().port();
     if (s.mapping.port == 0 && !activated)
@@ -109,9 +110,41 @@ void source_listeners::apply(const std::vector<service_entry>& services, const s
     asio::co_spawn(executor_, accept_loop(l, s.id, port), asio::detached);
   }
   close_unused_inherited();
+  for (auto& [mapping, l] : early_) {
+    LP_LOG(info) << "Not listening on port " << mapping.port << " after all: no service of the tunnel takes it";
+    l->acceptor.close();
+  }
+  early_.clear();
+}
+
+void source_listeners::open_early(const std::vector<config::service_mapping>& mappings,
+                                  const std::string& default_bind_address) {
+  for (const auto& m : mappings) {
+    if (m.port == 0) continue;
+    const bool activated = std::any_of(inherited_.begin(), inherited_.end(), [&](const auto& l) {
+      return l.name == m.service_id || (m.service_id.empty() && mappings.size() == 1 && inherited_.size() == 1);
+    });
+    if (activated) continue;
+    service_entry e;
+    e.id = m.service_id;
+    e.mapping = m;
+    early_.emplace_back(m, open(e, default_bind_address));
+  }
+}
+
+std::shared_ptr<source_listeners::listener> source_listeners::take_early(const service_entry& s) {
+  auto it = std::find_if(early_.begin(), early_.end(), [&](const auto& e) {
+    return e.first.port == s.mapping.port && e.first.host == s.mapping.host;
+  });
+  if (it == early_.end()) return nullptr;
+  auto l = std::move(it->second);
+  early_.erase(it);
+  return l;
 }
 
 void source_listeners::close_all() {
+  for (auto& [mapping, l] : early_) l->acceptor.close();
+  early_.clear();
   for (const auto& l : inherited_) ::close(l.fd);
   inherited_.clear();
   for (auto& [id, l] : listeners_) {

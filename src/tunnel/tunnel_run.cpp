@@ -83,6 +83,16 @@ asio::awaitable<std::unique_ptr<transport::websocket_connection>> tunnel_context
 }
 
 asio::awaitable<int> tunnel_context::run() {
+  // Everything local is checked before the first handshake: a mistake must not spend the token.
+  if (opts_.mode == config::proxy_mode::source) {
+    try {
+      listeners_.open_early(opts_.mappings,
+                            opts_.bind_address.empty() ? opts_.tunables.default_bind_address : opts_.bind_address);
+    } catch (const std::exception& e) {
+      LP_LOG(error) << e.what() << " (nothing was sent to the service: the access token is still unused)";
+      co_return exit_config;
+    }
+  }
   asio::co_spawn(ioc_, status_loop(), asio::detached);
   if (const auto period = service_manager::watchdog_period()) asio::co_spawn(ioc_, watchdog_loop(*period), asio::detached);
   set_state(tunnel_state::connecting, "connecting to " + opts_.endpoint.url());

@@ -16,6 +16,31 @@ class Connecting(Harness):
         self.procs.append(p)
         return p
 
+    def test_local_mistakes_are_reported_before_the_token_is_spent(self):
+        self.start_service()
+        echo = self.echo_server()
+        t = self.open_tunnel([])
+        dst = self.start_proxy("destination", ["-d", str(echo.port)], t["destinationAccessToken"])
+        self.wait_connected(dst)
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        mistakes = [(["-s", str(port)], rf"cannot listen on localhost port {port} for the service: Address already in use"),
+                    (["-s", str(free_port()), "-b", "not_an_addr!"], r"cannot resolve bind address not_an_addr!")]
+        for i, (args, rx) in enumerate(mistakes):
+            src = self.start_proxy(f"source-mistake-{i}", args, t["sourceAccessToken"])
+            self.assertEqual(src.wait_exit(10), 2, src.tail())
+            errors = [line for line in src.text().splitlines() if "[error]" in line or "[fatal]" in line]
+            self.assertEqual(len(errors), 1, src.text())
+            self.assertRegex(errors[0], rx + r".*the access token is still unused")
+            self.assertNotIn("Successfully established", src.text())
+        busy.close()
+        # the same single-use token (no client token was sent) still works
+        src = self.start_proxy("source", ["-s", str(free_port())], t["sourceAccessToken"])
+        ports = self.wait_listening(src, 1)
+        self.assertEqual(echo_roundtrip(ports[0], b"still unused"), b"still unused")
+
     def test_untrusted_certificate_is_refused_and_k_accepts_it(self):
         self.start_service()
         t = self.open_tunnel(["SSH"])

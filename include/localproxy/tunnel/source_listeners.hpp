@@ -2,6 +2,7 @@
 // Source mode: one listening socket per service. They outlive WebSocket reconnects, so a client
 // that connects during an outage is accepted and waits for the tunnel.
 #include <functional>
+#include <utility>
 #include <map>
 #include <memory>
 #include <string>
@@ -31,6 +32,12 @@ class source_listeners {
   void apply(const std::vector<service_entry>& services, const std::string& default_bind_address);
   void close_all();
 
+  // Before the first handshake: binds every mapping with a fixed port (not socket-activated), so
+  // that a port in use or a bad bind address is found before the single-use token is spent.
+  // apply() takes these over (they accept only from then on; clients wait in the backlog) and
+  // closes the ones no service takes. Throws std::runtime_error, as apply().
+  void open_early(const std::vector<config::service_mapping>& mappings, const std::string& default_bind_address);
+
   // Socket activation: listeners to use instead of binding. A service takes the one whose name is
   // its service ID; the single unnamed mapping (`-s 5555`) takes a single socket whatever its
   // name. Sockets no service takes are closed at the first apply().
@@ -44,12 +51,14 @@ class source_listeners {
   boost::asio::awaitable<void> accept_loop(std::shared_ptr<listener> l, std::string service_id, std::uint16_t port);
   std::shared_ptr<listener> open(const service_entry& s, const std::string& default_bind_address);
   std::shared_ptr<listener> take_inherited(const service_entry& s, bool single_service);
+  std::shared_ptr<listener> take_early(const service_entry& s);
   void close_unused_inherited();
 
   boost::asio::any_io_executor executor_;
   accept_handler on_accept_;
   std::map<std::string, std::shared_ptr<listener>> listeners_;
   std::vector<service_manager::inherited_listener> inherited_;
+  std::vector<std::pair<config::service_mapping, std::shared_ptr<listener>>> early_;
 };
 
 }  // namespace localproxy::tunnel
