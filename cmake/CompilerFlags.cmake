@@ -15,3 +15,41 @@ if(LOCALPROXY_WERROR)
   target_compile_options(localproxy_flags INTERFACE -Werror)
 endif()
 target_link_options(localproxy_flags INTERFACE -Wl,-z,relro,-z,now)
+
+# Sanitizer and fuzzing builds. Both apply to every target (generated protobuf code and the
+# compiled Boost parts included), so they are directory-wide options rather than localproxy_flags.
+set(LOCALPROXY_SANITIZE "" CACHE STRING
+    "Comma-separated -fsanitize= list for every target, e.g. address,undefined (empty: none)")
+option(LOCALPROXY_FUZZ "Build the libFuzzer targets in test/fuzz (clang only; implies address,undefined)" OFF)
+
+if(LOCALPROXY_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "LOCALPROXY_FUZZ needs clang (libFuzzer): configure with CC=clang-14 CXX=clang++-14")
+  endif()
+  if(NOT LOCALPROXY_BUILD_TESTS)
+    message(FATAL_ERROR "LOCALPROXY_FUZZ needs LOCALPROXY_BUILD_TESTS (the targets live in test/fuzz)")
+  endif()
+  if(LOCALPROXY_SANITIZE STREQUAL "")
+    set(LOCALPROXY_SANITIZE "address,undefined" CACHE STRING
+        "Comma-separated -fsanitize= list for every target, e.g. address,undefined (empty: none)" FORCE)
+  endif()
+  # Coverage instrumentation everywhere; only the fuzz targets link libFuzzer (-fsanitize=fuzzer).
+  add_compile_options(-fsanitize=fuzzer-no-link)
+  # Keep assert() and BOOST_ASSERT live whatever the build type: a fuzzer should trip them.
+  add_compile_options(-UNDEBUG)
+endif()
+
+if(NOT LOCALPROXY_SANITIZE STREQUAL "")
+  if(NOT LOCALPROXY_SANITIZE MATCHES "^[a-z,-]+$")
+    message(FATAL_ERROR "LOCALPROXY_SANITIZE: expected a list such as address,undefined, got '${LOCALPROXY_SANITIZE}'")
+  endif()
+  message(STATUS "Sanitizers: ${LOCALPROXY_SANITIZE}")
+  # halt_on_error in the environment makes ASan stop; -fno-sanitize-recover makes UBSan stop too.
+  add_compile_options(-fsanitize=${LOCALPROXY_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${LOCALPROXY_SANITIZE})
+  if(CMAKE_CXX_COMPILER_ID MATCHES "Clang" AND LOCALPROXY_SANITIZE MATCHES "undefined")
+    # clang 14's -fsanitize=function puts prologue data in front of the split coroutine functions,
+    # which the assembler rejects ("Cannot represent a difference across sections").
+    add_compile_options(-fno-sanitize=function)
+  endif()
+endif()
