@@ -148,3 +148,13 @@ TEST(CommandLine, ErrorsNeverQuoteAStrayArgumentThatMayBeAToken) {
   EXPECT_FALSE(contains(error_of({"-r", "us-east-1", "-s", "1", secret}), secret));
   EXPECT_FALSE(contains(error_of({"--access-tokn=" + secret}), secret));
 }
+
+// Found by fuzzing: a message quoted the input raw, so a newline in it broke the one-line rule.
+TEST(CommandLine, ErrorsQuotingInputWithControlCharactersStayOneLine) {
+  const auto mapping = error_of({"-r", "us-east-1", "-d", "ho\nst=22"});
+  EXPECT_TRUE(contains(mapping, "ho\\nst")) << mapping;
+  const auto option = error_of({"--reg\n", "us-east-1", "-s", "1"});
+  EXPECT_TRUE(contains(option, "reg\\n")) << option;
+  const auto control = error_of({"-r", "us-east-1", "-d", "a\x7f\tb=22"});
+  EXPECT_TRUE(contains(control, "\\x7f\\t")) << control;
+}
