@@ -257,7 +257,7 @@ void tunnel_session::apply_services(const std::optional<std::vector<std::string>
   // New services replace the table's entries: no connection may outlive the entry it points to.
   abort_all();
   const auto& table = context_.table();
-  if (ids && ids->size() > 1 && !table.peer().names_services && role_of(context_.options()) == protocol::endpoint_role::source) {
+  if (ids && ids->size() > 1 && !table.peer().names_services && role_is_source()) {
     finish(session_end::kind::mapping_error, "the tunnel has " + std::to_string(ids->size()) +
                                                  " services, but -y V1 carries no service IDs: use -y V2, or no -y (V3)");
     return;
@@ -342,13 +342,7 @@ void tunnel_session::answer_unroutable(const protocol::message_view& m, const ch
                   << m.connection_id << " (already ended)";
     return;
   }
-  LP_LOG(debug) << "Answering " << protocol::type_name(m.type) << " for stream " << m.stream_id << " connection "
-                << protocol::effective_connection_id(m) << " (" << why << ") with " << protocol::type_name(answer->type);
-  send_answer(*answer);
-}
-
-// Only answers to DATA come here: one per unknown connection, and at most a burst a second.
-void tunnel_session::send_answer(const protocol::message_fields& answer) {
+  // One answer per unknown connection (the table remembers), and at most a burst a second.
   const auto now = std::chrono::steady_clock::now();
   if (now - reset_answers_since_ >= std::chrono::seconds(1)) {
     reset_answers_since_ = now;
@@ -356,7 +350,9 @@ void tunnel_session::send_answer(const protocol::message_fields& answer) {
   }
   if (reset_answers_left_ == 0) return;
   --reset_answers_left_;
-  outbox_.push_control(answer);
+  LP_LOG(debug) << "Answering " << protocol::type_name(m.type) << " for stream " << m.stream_id << " connection "
+                << protocol::effective_connection_id(m) << " (" << why << ") with " << protocol::type_name(answer->type);
+  outbox_.push_control(*answer);
 }
 
 }  // namespace localproxy::tunnel

@@ -65,7 +65,6 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
   void on_stream_reset(const protocol::message_view& m);
   void on_session_reset();
   void answer_unroutable(const protocol::message_view& m, const char* why);
-  void send_answer(const protocol::message_fields& answer);
 
   std::shared_ptr<local_connection> make_connection(const connection_ref& ref);
   void start_connection(const std::shared_ptr<local_connection>& connection, local_connection::socket_type socket);
