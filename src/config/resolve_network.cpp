@@ -23,6 +23,8 @@ void resolve_endpoint(const layers& in, options& out, std::vector<std::string>& 
     check_region(region->value, region->what);
     out.region = region->value;
     out.endpoint = region_endpoint(region->value, out.tunables);
+    if (auto warning = unknown_region_warning(region->value, region->what, out.tunables); !warning.empty())
+      warnings.push_back(std::move(warning));
     return;
   }
   throw usage_error("-r/--region or -e/--proxy-endpoint: one is required (or set AWSIOT_TUNNEL_REGION or "

@@ -11,6 +11,7 @@
 #include <boost/json.hpp>
 
 #include "host_port.hpp"
+#include "localproxy/config/endpoint.hpp"
 #include "localproxy/config/settings_json.hpp"
 #include "localproxy/config/usage_error.hpp"
 #include "localproxy/config/validation.hpp"
@@ -78,6 +79,9 @@ struct loader {
       fail(k.path, "expected a host name with one %s where the region goes");
     if (k.path == "websocket.subprotocol" && !settings_keys::is_known_subprotocol(s))
       fail(k.path, "expected aws.iot.securetunneling-1.0, aws.iot.securetunneling-2.0 or aws.iot.securetunneling-3.0");
+    if (k.path == "extra_regions")
+      for (const auto& region : split_region_list(s))
+        if (!is_valid_region(region)) fail(k.path, "expected region names such as us-east-1, separated by commas");
     return s;
   }
 

@@ -12,9 +12,10 @@ constexpr long long mib = 1024 * 1024;
 // The ranges keep a typo from becoming a hang or a multi-gigabyte buffer: timeouts of up to a day,
 // buffers of up to 16 MiB (64 MiB for a connection's queue), and the protocol's own limits on
 // message sizes (a payload of at most 64512 bytes, a WebSocket frame of at most 131076).
-const std::array<key, 31> keys{{
+const std::array<key, 32> keys{{
     {"default_bind_address", &settings::default_bind_address, 1, 255},
     {"endpoint_format", &settings::endpoint_format, 3, 255},
+    {"extra_regions", &settings::extra_regions, 0, 4096},
     {"message.data_length_size", &settings::data_length_size, 2, 2},
     {"message.max_payload_size", &settings::max_payload_size, 1024, 64512},
     {"message.max_size", &settings::max_message_size, 1024, 65536},

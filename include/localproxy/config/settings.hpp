@@ -11,6 +11,7 @@ namespace localproxy::config {
 struct settings {
   std::string default_bind_address = "localhost";
   std::string endpoint_format = "data.tunneling.iot.%s.amazonaws.com";  // %s = region
+  std::string extra_regions;  // extra_regions (ours): regions to take as known besides the built-in list, comma separated
 
   // message.*
   std::size_t data_length_size = 2;
