@@ -12,7 +12,7 @@ constexpr long long mib = 1024 * 1024;
 // The ranges keep a typo from becoming a hang or a multi-gigabyte buffer: timeouts of up to a day,
 // buffers of up to 16 MiB (64 MiB for a connection's queue), and the protocol's own limits on
 // message sizes (a payload of at most 64512 bytes, a WebSocket frame of at most 131076).
-const std::array<key, 32> keys{{
+const std::array<key, 33> keys{{
     {"default_bind_address", &settings::default_bind_address, 1, 255},
     {"endpoint_format", &settings::endpoint_format, 3, 255},
     {"extra_regions", &settings::extra_regions, 0, 4096},
@@ -44,6 +44,7 @@ const std::array<key, 32> keys{{
     {"websocket.pong_timeout_ms", &settings::pong_timeout_ms, 0, hour_ms},
     {"websocket.service_ids_timeout_ms", &settings::service_ids_timeout_ms, 0, hour_ms},
     {"websocket.generate_client_token", &settings::generate_client_token, 0, 0},
+    {"websocket.certificate_failure_limit", &settings::certificate_failure_limit, 0, 1000},
     {"status_period_ms", &settings::status_period_ms, 0, day_ms},
 }};
 

@@ -44,6 +44,11 @@ boost::system::error_code prepare_tls_client(SSL* ssl_handle, const std::string&
   return {};
 }
 
+bool is_certificate_failure(const boost::system::error_code& ec) {
+  return ec.category() == boost::asio::error::get_ssl_category() &&
+         ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED;
+}
+
 std::string tls_error_text(const boost::system::error_code& ec) {
   std::string text = ec.message();
   if (ec.category() == boost::asio::error::get_ssl_category()) {

@@ -16,6 +16,9 @@ namespace localproxy::transport {
 // SNI (not for IP literals) and the verification of `host` for one TLS stream's native handle.
 boost::system::error_code prepare_tls_client(SSL* ssl, const std::string& host, bool verify);
 
+// True when a TLS handshake failed because the peer's certificate was not verified.
+[[nodiscard]] bool is_certificate_failure(const boost::system::error_code& ec);
+
 // The text of the last OpenSSL errors, or of ec, for a one-line failure message.
 [[nodiscard]] std::string tls_error_text(const boost::system::error_code& ec);
 

@@ -38,7 +38,8 @@ asio::awaitable<bool> tls_handshake(Stream& stream, const std::string& host, con
     co_return false;
   }
   if (ec) {
-    failure = {failure_kind::tls, 0, {}, std::string("TLS handshake with ") + what + " failed: " + tls_error_text(ec)};
+    failure = {is_certificate_failure(ec) ? failure_kind::certificate : failure_kind::tls, 0, {},
+               std::string("TLS handshake with ") + what + " failed: " + tls_error_text(ec)};
     co_return false;
   }
   co_return true;
@@ -134,7 +135,12 @@ asio::awaitable<std::unique_ptr<websocket_connection>> connect_websocket(const w
   if (t.proxy) LP_LOG(info) << "Using web proxy " << authority(dial_host, dial_port) << (t.proxy->tls ? " (https)" : "");
   asio::ip::tcp::socket socket(ex);
   if (auto ec = co_await connect_tcp(socket, dial_host, dial_port, t.step_timeout)) {
-    failure = {ec == asio::error::timed_out ? failure_kind::timeout : failure_kind::network, 0, {},
+    const bool unresolved = ec.category() == asio::error::get_netdb_category() ||
+                            ec.category() == asio::error::get_addrinfo_category();
+    failure = {ec == asio::error::timed_out ? failure_kind::timeout
+               : unresolved                 ? failure_kind::dns
+                                            : failure_kind::network,
+               0, {},
                "cannot connect to " + std::string(t.proxy ? "web proxy " : "") + authority(dial_host, dial_port) + ": " +
                    ec.message()};
     co_return nullptr;

@@ -37,25 +37,30 @@ std::string likely_cause(const transport::connect_failure& f) {
     default: return "the service refused the request";
   }
 }
+
+std::string http_suffix(const transport::connect_failure& f) {
+  return f.http_status ? " (HTTP " + std::to_string(f.http_status) + ")" : std::string();
+}
 }  // namespace
 
-asio::awaitable<bool> tunnel_context::wait_before_retry(int& exit_status, const char* what) {
-  auto delay = backoff_.next(rng_);
-  if (!delay) {
-    LP_LOG(error) << "Giving up: " << what << " and the retry budget (websocket.connect_retry_count = "
-                  << opts_.tunables.connect_retry_count << ") is spent";
-    exit_status = exit_runtime;
-    co_return false;
-  }
-  LP_LOG(info) << "Reconnecting in " << delay->count() << " ms";
-  set_state(state_ == tunnel_state::connecting ? tunnel_state::connecting : tunnel_state::reconnecting,
-            "retrying in " + std::to_string(delay->count()) + " ms: " + last_error_);
-  co_await stopping_.wait_until(std::chrono::steady_clock::now() + *delay);
-  co_return !stop_requested_;
+std::string tunnel_context::failure_line(const transport::connect_failure& f, int attempt) const {
+  auto line = "Could not connect to " + opts_.endpoint.url() + " (attempt " + std::to_string(attempt) + "): " + f.message;
+  if (f.kind == transport::failure_kind::dns && opts_.proxy)
+    line += ". Likely cause: the web proxy's host name does not resolve. Try: check --web-proxy or HTTPS_PROXY "
+            "(and no_proxy), and the machine's DNS";
+  else if (f.kind == transport::failure_kind::dns)
+    line += ". Likely cause: the host name does not resolve: a typo in -r/--region or -e/--proxy-endpoint, no DNS "
+            "on this machine, or a network that reaches the internet only through a web proxy. Try: check the "
+            "region or give the endpoint with -e; if there is a web proxy, give it with --web-proxy or HTTPS_PROXY";
+  if (f.kind == transport::failure_kind::certificate)
+    line += ". Likely cause: the certificate is not trusted: the service's CA is not in the system store, -e "
+            "names another host, or a web proxy inspects TLS. Try: -c DIR with the CA certificate (a hashed "
+            "directory, see c_rehash), check -e, or trust the web proxy's CA with -c";
+  return line;
 }
 
 asio::awaitable<std::unique_ptr<transport::websocket_connection>> tunnel_context::connect(int& exit_status) {
-  while (!stop_requested_) {
+  for (int attempt = 1; !stop_requested_; ++attempt) {
     transport::connect_failure failure;
     auto ws = co_await transport::connect_websocket(target_, failure);
     if (stop_requested_) co_return nullptr;
@@ -63,21 +68,38 @@ asio::awaitable<std::unique_ptr<transport::websocket_connection>> tunnel_context
       LP_LOG(info) << "Successfully established websocket connection with proxy server: " << opts_.endpoint.url();
       LP_LOG(info) << "Web socket session ID: " << ws->channel_id();
       channel_id_ = ws->channel_id();
+      certificate_failures_ = 0;
       co_return ws;
     }
+    last_error_ = "could not connect to " + opts_.endpoint.url() + ": " + failure.message + http_suffix(failure);
     if (!failure.retryable()) {
-      LP_LOG(error) << "Connection rejected: " << failure.message
-                    << (failure.http_status ? " (HTTP " + std::to_string(failure.http_status) + ")" : std::string())
+      LP_LOG(error) << "Connection rejected: " << failure.message << http_suffix(failure)
                     << (failure.channel_id.empty() ? std::string() : ", channel-id " + failure.channel_id)
                     << ". Likely cause: " << likely_cause(failure) << ". Not retrying.";
-      last_error_ = "connection rejected: " + failure.message +
-                    (failure.http_status ? " (HTTP " + std::to_string(failure.http_status) + ")" : std::string());
+      last_error_ = "connection rejected: " + failure.message + http_suffix(failure);
       exit_status = exit_rejected;
       co_return nullptr;
     }
-    LP_LOG(warning) << "Could not connect to " << opts_.endpoint.url() << ": " << failure.message;
-    last_error_ = "could not connect to " + opts_.endpoint.url() + ": " + failure.message;
-    if (!co_await wait_before_retry(exit_status, "the service cannot be reached")) co_return nullptr;
+    certificate_failures_ = failure.kind == transport::failure_kind::certificate ? certificate_failures_ + 1 : 0;
+    const auto limit = opts_.tunables.certificate_failure_limit;
+    if (limit > 0 && certificate_failures_ >= limit) {
+      // Not a network blip: retrying cannot make the certificate trusted.
+      LP_LOG(error) << failure_line(failure, attempt) << ". Not retrying: " << certificate_failures_
+                    << " certificate failures in a row (websocket.certificate_failure_limit = " << limit << ")";
+      exit_status = exit_rejected;
+      co_return nullptr;
+    }
+    const auto delay = backoff_.next(rng_);
+    if (!delay) {
+      LP_LOG(error) << failure_line(failure, attempt) << ". Giving up: the retry budget "
+                    << "(websocket.connect_retry_count = " << opts_.tunables.connect_retry_count << ") is spent";
+      exit_status = exit_runtime;
+      co_return nullptr;
+    }
+    LP_LOG(warning) << failure_line(failure, attempt) << ". Reconnecting in " << delay->count() << " ms";
+    set_state(state_ == tunnel_state::connecting ? tunnel_state::connecting : tunnel_state::reconnecting,
+              "retrying in " + std::to_string(delay->count()) + " ms: " + last_error_);
+    co_await stopping_.wait_until(std::chrono::steady_clock::now() + *delay);
   }
   co_return nullptr;
 }

@@ -46,6 +46,7 @@ struct settings {
   std::uint32_t pong_timeout_ms = 0;  // websocket.pong_timeout_ms (ours): 0 = two ping periods
   std::uint32_t service_ids_timeout_ms = 2000;      // websocket.service_ids_timeout_ms (ours)
   bool generate_client_token = true;                // websocket.generate_client_token (ours)
+  int certificate_failure_limit = 3;  // websocket.certificate_failure_limit (ours): exit 3 after this many in a row; 0 = retry
 
   std::uint32_t status_period_ms = 60000;           // status_period_ms (ours): 0 disables the status line
 

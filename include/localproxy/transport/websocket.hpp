@@ -49,9 +49,11 @@ struct websocket_target {
 };
 
 enum class failure_kind {
-  network,          // resolve/connect/read/write failure; retry
+  network,          // connect/read/write failure; retry
+  dns,              // the host name (the service's or the web proxy's) did not resolve; retry
   timeout,          // a step took longer than step_timeout; retry
-  tls,              // TLS handshake or certificate verification failed; retry
+  tls,              // TLS handshake failed; retry
+  certificate,      // the peer's certificate was not verified (untrusted CA, wrong name); retry
   http_rejected,    // 4xx on the upgrade: do not retry
   http_server,      // 5xx or another unexpected status: retry
   bad_response,     // 101 but wrong/missing subprotocol, or garbage: retry

@@ -61,7 +61,6 @@ class tunnel_context {
 
  private:
   boost::asio::awaitable<std::unique_ptr<transport::websocket_connection>> connect(int& exit_status);
-  boost::asio::awaitable<bool> wait_before_retry(int& exit_status, const char* what);
   boost::asio::awaitable<void> status_loop();
   boost::asio::awaitable<void> watchdog_loop(std::chrono::microseconds period);
   // tunnel_status.cpp: the state others see (status file, systemd STATUS=), changed in one place.
@@ -71,6 +70,8 @@ class tunnel_context {
   [[nodiscard]] std::chrono::milliseconds status_period() const;
   [[nodiscard]] std::string status_line();
   void end_session();
+  // tunnel_run.cpp: the one line for a failed attempt, with its likely cause and what to try.
+  [[nodiscard]] std::string failure_line(const transport::connect_failure& f, int attempt) const;
   boost::asio::awaitable<void> hand_over(std::string service_id, local_connection::socket_type socket, std::string peer);
   void on_accept(const std::string& service_id, local_connection::socket_type socket, const std::string& peer);
 
@@ -78,6 +79,7 @@ class tunnel_context {
   const config::options& opts_;
   std::string client_token_;
   transport::websocket_target target_;
+  int certificate_failures_ = 0;      // consecutive ones (websocket.certificate_failure_limit)
   stream_table table_;
   source_listeners listeners_;
   std::optional<std::vector<std::string>> service_ids_;

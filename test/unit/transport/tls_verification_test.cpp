@@ -25,7 +25,7 @@ TEST_F(TlsVerification, SystemStoreAloneDoesNotTrustTheTestCa) {
   auto out = connect(t);
   ASSERT_TRUE(out.finished);
   EXPECT_FALSE(out.connection);
-  EXPECT_EQ(out.failure.kind, failure_kind::tls) << out.failure.message;
+  EXPECT_EQ(out.failure.kind, failure_kind::certificate) << out.failure.message;
   EXPECT_TRUE(out.failure.retryable());
   EXPECT_NE(out.failure.message.find("certificate verify failed"), std::string::npos) << out.failure.message;
   EXPECT_TRUE(service.requests().empty());
@@ -36,7 +36,7 @@ TEST_F(TlsVerification, CertificateFromAnotherCaFails) {
   auto out = connect(service_target(service.port()));
   ASSERT_TRUE(out.finished);
   EXPECT_FALSE(out.connection);
-  EXPECT_EQ(out.failure.kind, failure_kind::tls) << out.failure.message;
+  EXPECT_EQ(out.failure.kind, failure_kind::certificate) << out.failure.message;
   EXPECT_TRUE(service.requests().empty());
 }
 
@@ -47,7 +47,7 @@ TEST_F(TlsVerification, CapathOfAnotherCaFails) {
   auto out = connect(t);
   ASSERT_TRUE(out.finished);
   EXPECT_FALSE(out.connection);
-  EXPECT_EQ(out.failure.kind, failure_kind::tls) << out.failure.message;
+  EXPECT_EQ(out.failure.kind, failure_kind::certificate) << out.failure.message;
 }
 
 TEST_F(TlsVerification, MissingCapathDirectoryFailsVerification) {
@@ -57,7 +57,7 @@ TEST_F(TlsVerification, MissingCapathDirectoryFailsVerification) {
   auto out = connect(t);
   ASSERT_TRUE(out.finished);
   EXPECT_FALSE(out.connection);
-  EXPECT_EQ(out.failure.kind, failure_kind::tls) << out.failure.message;
+  EXPECT_EQ(out.failure.kind, failure_kind::certificate) << out.failure.message;
 }
 
 TEST_F(TlsVerification, CertificateForAnotherHostNameFails) {
@@ -65,7 +65,7 @@ TEST_F(TlsVerification, CertificateForAnotherHostNameFails) {
   auto out = connect(service_target(service.port()));
   ASSERT_TRUE(out.finished);
   EXPECT_FALSE(out.connection);
-  EXPECT_EQ(out.failure.kind, failure_kind::tls) << out.failure.message;
+  EXPECT_EQ(out.failure.kind, failure_kind::certificate) << out.failure.message;
   EXPECT_NE(out.failure.message.find("certificate verify failed"), std::string::npos) << out.failure.message;
   EXPECT_TRUE(service.requests().empty());
 }
@@ -77,7 +77,7 @@ TEST_F(TlsVerification, IpLiteralMissingFromTheCertificateFails) {
   auto out = connect(t);
   ASSERT_TRUE(out.finished);
   EXPECT_FALSE(out.connection);
-  EXPECT_EQ(out.failure.kind, failure_kind::tls) << out.failure.message;
+  EXPECT_EQ(out.failure.kind, failure_kind::certificate) << out.failure.message;
 }
 
 TEST_F(TlsVerification, IpLiteralInTheCertificatePassesWithoutSni) {
@@ -95,7 +95,7 @@ TEST_F(TlsVerification, ExpiredCertificateFails) {
   auto out = connect(service_target(service.port()));
   ASSERT_TRUE(out.finished);
   EXPECT_FALSE(out.connection);
-  EXPECT_EQ(out.failure.kind, failure_kind::tls) << out.failure.message;
+  EXPECT_EQ(out.failure.kind, failure_kind::certificate) << out.failure.message;
 }
 
 TEST_F(TlsVerification, NoVerifyAcceptsAnUntrustedCertificate) {  // -k

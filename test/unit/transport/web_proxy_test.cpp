@@ -268,7 +268,7 @@ TEST_F(WebProxy, HttpsProxyWithAnUntrustedCertificateFails) {
   t.proxy->host = "localhost";
   auto out = connect(t);
   ASSERT_TRUE(out.finished);
-  EXPECT_EQ(out.failure.kind, failure_kind::tls) << out.failure.message;
+  EXPECT_EQ(out.failure.kind, failure_kind::certificate) << out.failure.message;
   EXPECT_NE(out.failure.message.find("web proxy"), std::string::npos) << out.failure.message;
   EXPECT_TRUE(proxy.requests().empty());
 }

@@ -176,6 +176,18 @@ TEST_F(WebSocketHandshake, NothingListeningIsANetworkFailure) {
   EXPECT_TRUE(out.failure.retryable());
 }
 
+// RFC 2606: .invalid never resolves. Offline the lookup fails too (EAI_AGAIN): a DNS failure either way.
+TEST_F(WebSocketHandshake, AHostNameThatDoesNotResolveIsADnsFailure) {
+  auto t = service_target(unused_port(io), false);
+  t.host = "nonexistent.invalid";
+  auto out = connect(t, 30s);
+  ASSERT_TRUE(out.finished);
+  EXPECT_FALSE(out.connection);
+  EXPECT_EQ(out.failure.kind, failure_kind::dns) << out.failure.message;
+  EXPECT_TRUE(out.failure.retryable());
+  EXPECT_NE(out.failure.message.find("nonexistent.invalid"), std::string::npos) << out.failure.message;
+}
+
 TEST_F(WebSocketHandshake, TextMessageFromTheServiceIsAnError) {
   auto options = tls_service(certs().localhost);
   options.send_text_first = true;
