@@ -1,5 +1,6 @@
 // localproxy: parse -> configure logging -> run -> exit code (README: Exit statuses).
 #include <chrono>
+#include <csignal>
 #include <exception>
 #include <iostream>
 #include <optional>
@@ -46,6 +47,9 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A reload (SIGHUP) that comes while starting must not end the process; once running, the
+  // tunnel handles it (README: Rotating the access token).
+  std::signal(SIGHUP, SIG_IGN);
   try {
     return run(argc, argv);
   } catch (const localproxy::config::usage_error& e) {

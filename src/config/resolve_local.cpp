@@ -10,17 +10,25 @@ namespace localproxy::config {
 
 namespace {
 
+struct picked_token {
+  std::string value;
+  token_origin origin;
+};
+
 // A token is given either as a value (`-t`, a variable) or as a file (`--access-token-file`, a
 // systemd credential); the highest level that has either decides, both at one level is an error.
-std::optional<raw_value> pick_token(const layers& in, const std::string& value_option, const std::string& file_option) {
+std::optional<picked_token> pick_token(const layers& in, const std::string& value_option,
+                                       const std::string& file_option) {
   for (const layer* l : {&in.cli, &in.file, &in.env}) {
     const auto* value = l->get(value_option);
     const auto* file = l->get(file_option);
     if (value && file) throw usage_error(value->what + " and " + file->what + ": give only one");
-    if (value) return *value;
+    if (value) return picked_token{value->value, token_origin{{}, true, value->what}};
     // Only systemd credentials come as files from the environment level; systemd guards those.
-    if (file)
-      return raw_value{read_token_file(file->value, file->what, l != &in.env), file->what + " (" + file->value + ")"};
+    if (file) {
+      token_origin origin{file->value, l != &in.env, file->what};
+      return picked_token{read_token_file(origin.file, file->what, origin.require_private), std::move(origin)};
+    }
   }
   return std::nullopt;
 }
@@ -32,14 +40,16 @@ void resolve_tokens(const layers& in, options& out, std::vector<std::string>& wa
   if (!token)
     throw usage_error("access token: none given (set AWSIOT_TUNNEL_ACCESS_TOKEN, or use --access-token-file or "
                       "-t/--access-token)");
-  check_access_token(token->value, token->what);
+  check_access_token(token->value, token->origin.describe());
   out.access_token = token->value;
+  out.access_token_origin = token->origin;
   if (in.cli.has("access-token"))
     warnings.push_back("-t/--access-token: a token on the command line is visible to other users of this machine; "
                        "use --access-token-file or set AWSIOT_TUNNEL_ACCESS_TOKEN instead");
   if (const auto client = pick_token(in, "client-token", "client-token-file")) {
-    check_client_token(client->value, client->what);
+    check_client_token(client->value, client->origin.describe());
     out.client_token = client->value;
+    out.client_token_origin = client->origin;
   }
 }
 

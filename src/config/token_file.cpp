@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "localproxy/config/validation.hpp"
+
 namespace localproxy::config {
 namespace {
 
@@ -59,6 +61,18 @@ std::string read_token_file(const std::string& path, const std::string& what, bo
   }
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
   if (token.empty()) throw usage_error(where + ": the file is empty");
+  return token;
+}
+
+std::string reread_access_token(const token_origin& origin) {
+  auto token = read_token_file(origin.file, origin.option, origin.require_private);
+  check_access_token(token, origin.describe());
+  return token;
+}
+
+std::string reread_client_token(const token_origin& origin) {
+  auto token = read_token_file(origin.file, origin.option, origin.require_private);
+  check_client_token(token, origin.describe());
   return token;
 }
 

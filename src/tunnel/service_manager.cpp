@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <ctime>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -86,6 +88,14 @@ void notify_status(std::string_view status) {
 
 void notify_stopping() {
   if (notifying()) send("STOPPING=1");
+}
+
+void notify_reloading() {
+  if (!notifying()) return;
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  const auto usec = static_cast<std::uint64_t>(now.tv_sec) * 1'000'000u + static_cast<std::uint64_t>(now.tv_nsec) / 1000u;
+  send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec));
 }
 
 void notify_watchdog() {

@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "localproxy/config/token_file.hpp"
 #include "localproxy/log/log.hpp"
 #include "localproxy/tunnel/service_manager.hpp"
 #include "localproxy/tunnel/service_plan.hpp"
@@ -32,7 +33,8 @@ std::string random_client_token(std::mt19937_64& rng) {
   return token;
 }
 
-transport::websocket_target make_target(const config::options& opts, const std::string& client_token) {
+transport::websocket_target make_target(const config::options& opts, const std::string& access_token,
+                                        const std::string& client_token) {
   const auto& s = opts.tunables;
   transport::websocket_target t;
   t.host = opts.endpoint.host;
@@ -40,7 +42,7 @@ transport::websocket_target make_target(const config::options& opts, const std::
   t.tls = opts.endpoint.tls;
   t.target = std::string("/tunnel?local-proxy-mode=") +
              (opts.mode == config::proxy_mode::source ? "source" : "destination");
-  t.headers.emplace_back("access-token", opts.access_token);
+  t.headers.emplace_back("access-token", access_token);
   if (!client_token.empty()) t.headers.emplace_back("client-token", client_token);
   t.subprotocol = s.subprotocol;
   t.user_agent = std::string("localproxy/") + localproxy::version + " (Linux; C++20; Boost.Beast)";
@@ -100,8 +102,9 @@ tunnel_context::tunnel_context(asio::io_context& ioc, const config::options& opt
       rng_(seeded_rng()),
       backoff_(milliseconds(opts.tunables.retry_delay_ms), milliseconds(opts.tunables.retry_delay_max_ms),
                opts.tunables.connect_retry_count) {
+  access_token_ = opts.access_token;
   client_token_ = initial_client_token(opts, rng_);
-  target_ = make_target(opts, client_token_);
+  target_ = make_target(opts, access_token_, client_token_);
   auto inherited = service_manager::take_listeners();
   if (opts.mode == config::proxy_mode::source) {
     listeners_.set_inherited(std::move(inherited));
@@ -166,6 +169,76 @@ void tunnel_context::stop() {
   if (session_) session_->stop();
   stopping_.notify();
   ready_.notify();
+}
+
+std::optional<tunnel_context::token_pair> tunnel_context::reread_tokens(const char* why) {
+  try {
+    token_pair fresh{config::reread_access_token(opts_.access_token_origin), client_token_};
+    if (opts_.client_token_origin.reloadable()) fresh.client = config::reread_client_token(opts_.client_token_origin);
+    return fresh;
+  } catch (const std::exception& e) {
+    LP_LOG(error) << why << ": " << e.what() << "; keeping the current token";
+    return std::nullopt;
+  }
+}
+
+void tunnel_context::use_tokens(const token_pair& tokens) {
+  log::add_secret(tokens.access);
+  log::add_secret(tokens.client);
+  access_token_ = tokens.access;
+  client_token_ = tokens.client;
+  target_ = make_target(opts_, access_token_, client_token_);
+}
+
+bool tunnel_context::token_file_changed(const token_pair& used) {
+  if (!opts_.access_token_origin.reloadable()) return false;
+  const auto fresh = reread_tokens("The service refused the token and its file cannot be read again");
+  if (!fresh) return false;
+  if (*fresh == used) {
+    LP_LOG(info) << "The service refused the token; " << opts_.access_token_origin.describe() << " still holds it";
+    return false;
+  }
+  LP_LOG(info) << "The service refused the token; " << opts_.access_token_origin.describe()
+               << " holds a new one (rotated): retrying with it at once";
+  use_tokens(*fresh);
+  return true;
+}
+
+void tunnel_context::reload() {
+  if (stop_requested_) return;
+  if (ready_sent_) service_manager::notify_reloading();  // before READY=1 systemd is still starting us
+  const auto& origin = opts_.access_token_origin;
+  if (!origin.reloadable()) {
+    LP_LOG(warning) << "Reload (SIGHUP): the access token was given by " << origin.describe()
+                    << " and cannot be reloaded; give it with --access-token-file to rotate it without a restart";
+    end_reload("reload: nothing to reload");
+    return;
+  }
+  const auto fresh = reread_tokens("Reload (SIGHUP)");
+  if (!fresh) {
+    end_reload("reload failed: token file unusable, kept the current token");
+    return;
+  }
+  if (*fresh == token_pair{access_token_, client_token_}) {
+    std::size_t connections = 0;
+    for (const auto& service : table_.services()) connections += service.connections.size();
+    LP_LOG(info) << "Reload (SIGHUP): the token in " << origin.describe() << " is unchanged; "
+                 << (session_ ? "the tunnel and its " + std::to_string(connections) + " connection(s) stay up"
+                              : std::string("nothing to do"));
+    end_reload("reload: token unchanged");
+    return;
+  }
+  LP_LOG(info) << "Reload (SIGHUP): " << origin.describe() << " holds a new token; reconnecting with it";
+  use_tokens(*fresh);
+  reload_pending_ = true;
+  reconnect_requested_ = true;
+  if (session_) session_->stop();
+  stopping_.notify();  // a wait before a retry ends now: the next attempt uses the new token
+}
+
+void tunnel_context::end_reload(const std::string& status) {
+  reload_pending_ = false;
+  if (ready_sent_) service_manager::notify_ready(status);
 }
 
 }  // namespace localproxy::tunnel

@@ -1,5 +1,7 @@
 // The tunnel's life: connect, run a session, decide from how it ended whether to reconnect, and
 // map the end to the exit status.
+#include <functional>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -61,6 +63,8 @@ std::string tunnel_context::failure_line(const transport::connect_failure& f, in
 
 asio::awaitable<std::unique_ptr<transport::websocket_connection>> tunnel_context::connect(int& exit_status) {
   for (int attempt = 1; !stop_requested_; ++attempt) {
+    reconnect_requested_ = false;
+    const token_pair used{access_token_, client_token_};
     transport::connect_failure failure;
     auto ws = co_await transport::connect_websocket(target_, failure);
     if (stop_requested_) co_return nullptr;
@@ -73,6 +77,9 @@ asio::awaitable<std::unique_ptr<transport::websocket_connection>> tunnel_context
     }
     last_error_ = "could not connect to " + opts_.endpoint.url() + ": " + failure.message + http_suffix(failure);
     if (!failure.retryable()) {
+      // After RotateTunnelAccessToken the service drops both ends and refuses the old token: the
+      // file may already hold the new one.
+      if ((failure.http_status == 401 || failure.http_status == 403) && token_file_changed(used)) continue;
       LP_LOG(error) << "Connection rejected: " << failure.message << http_suffix(failure)
                     << (failure.channel_id.empty() ? std::string() : ", channel-id " + failure.channel_id)
                     << ". Likely cause: " << likely_cause(failure) << ". Not retrying.";
@@ -80,6 +87,7 @@ asio::awaitable<std::unique_ptr<transport::websocket_connection>> tunnel_context
       exit_status = exit_rejected;
       co_return nullptr;
     }
+    if (reload_pending_) end_reload("reloaded; " + last_error_);
     certificate_failures_ = failure.kind == transport::failure_kind::certificate ? certificate_failures_ + 1 : 0;
     const auto limit = opts_.tunables.certificate_failure_limit;
     if (limit > 0 && certificate_failures_ >= limit) {
@@ -129,7 +137,9 @@ asio::awaitable<int> tunnel_context::run() {
     if (end.what != session_end::kind::stopped && end.what != session_end::kind::closed_by_service)
       last_error_ = end.detail;
     switch (end.what) {
-      case session_end::kind::stopped: co_return exit_ok;
+      case session_end::kind::stopped:
+        if (stop_requested_ || !reconnect_requested_) co_return exit_ok;
+        break;  // a reload ended the session to reconnect with a new token
       case session_end::kind::closed_by_service:
         LP_LOG(info) << "The service closed the tunnel" << (end.detail.empty() ? "" : ": " + end.detail);
         co_return exit_ok;
@@ -158,8 +168,16 @@ int run_tunnel(const config::options& opts) {
   int exit_status = exit_runtime;
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   asio::steady_timer grace(ioc);
+  asio::signal_set hangup(ioc, SIGHUP);
+  std::function<void(boost::system::error_code, int)> on_hangup = [&](boost::system::error_code ec, int) {
+    if (ec) return;
+    context.reload();
+    hangup.async_wait(on_hangup);
+  };
+  hangup.async_wait(on_hangup);
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (ec) return;
+    hangup.cancel();
     context.stop();
     exit_status = exit_ok;
     // Whatever the WebSocket close does, the process ends within a second.

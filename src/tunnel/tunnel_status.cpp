@@ -61,8 +61,9 @@ void tunnel_context::session_ready() {
   if (state_ == tunnel_state::connected) return;
   const auto status = "connected to " + opts_.endpoint.url() + ", channel-id " + channel_id_;
   set_state(tunnel_state::connected, status);
-  if (!ready_sent_) service_manager::notify_ready(status);
+  if (ready_sent_ && !reload_pending_) return;
   ready_sent_ = true;
+  end_reload(status);  // READY=1: the first time, and at the end of a reload that reconnected
 }
 
 void tunnel_context::end_session() {

@@ -60,7 +60,8 @@ class Install(unittest.TestCase):
         for setting in ("Type=notify", "Restart=on-failure", "RestartPreventExitStatus=2 3", "DynamicUser=yes",
                         "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
                         "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "CapabilityBoundingSet=\n",
-                        "SystemCallFilter=@system-service", "LoadCredential=access-token:"):
+                        "SystemCallFilter=@system-service", "LoadCredential=access-token:",
+                        "ExecReload=kill -HUP $MAINPID"):
             self.assertIn(setting, text)
         self.assertTrue(os.path.isfile(os.path.join(prefix, "share", "man", "man1", "localproxy.1")))
         socket_example = os.path.join(prefix, "share", "doc", "localproxy", "examples", "localproxy@operator.socket")

@@ -39,10 +39,23 @@ struct web_proxy {
   bool operator==(const web_proxy&) const = default;
 };
 
+// Where a token came from. One read from a file is read again on SIGHUP and when the service
+// refuses it (after RotateTunnelAccessToken the file may hold a new one).
+struct token_origin {
+  std::string file;             // empty: given as a value (command line, --config file, environment)
+  bool require_private = true;  // false for a systemd credential (systemd guards its directory)
+  std::string option;           // where it was given ("--access-token-file", "AWSIOT_TUNNEL_ACCESS_TOKEN"); empty: none
+  [[nodiscard]] bool reloadable() const noexcept { return !file.empty(); }
+  // Names it in messages (never its content): the option, and the file if there is one.
+  [[nodiscard]] std::string describe() const { return file.empty() ? option : option + " (" + file + ")"; }
+};
+
 struct options {
   proxy_mode mode = proxy_mode::source;
   std::string access_token;  // secret
   std::string client_token;  // secret; empty = none given
+  token_origin access_token_origin;
+  token_origin client_token_origin;
   std::string region;        // empty when the endpoint was given
   service_endpoint endpoint;
   std::vector<service_mapping> mappings;

@@ -14,6 +14,8 @@ namespace localproxy::tunnel::service_manager {
 void notify_ready(std::string_view status);
 void notify_status(std::string_view status);
 void notify_stopping();
+// RELOADING=1 with MONOTONIC_USEC= (systemd 253 and later want both); notify_ready ends it.
+void notify_reloading();
 void notify_watchdog();
 
 // How often to send WATCHDOG=1: half of WATCHDOG_USEC when it is set for this process.

@@ -26,11 +26,13 @@ namespace localproxy::tunnel {
 
 class tunnel_session;
 
-// Runs until the tunnel ends; returns the exit status. Installs SIGINT/SIGTERM handling.
+// Runs until the tunnel ends; returns the exit status. Installs SIGINT/SIGTERM handling, and
+// SIGHUP, which reloads the token files (tunnel_context::reload).
 int run_tunnel(const config::options& opts);
 
-// The WebSocket request for these options (URL, headers, subprotocol, timeouts, proxy).
-[[nodiscard]] transport::websocket_target make_target(const config::options& opts, const std::string& client_token);
+// The WebSocket request for these options and tokens (URL, headers, subprotocol, timeouts, proxy).
+[[nodiscard]] transport::websocket_target make_target(const config::options& opts, const std::string& access_token,
+                                                      const std::string& client_token);
 // A random client token in UUID form, so that a dropped connection can reconnect with the same
 // single-use access token.
 [[nodiscard]] std::string random_client_token(std::mt19937_64& rng);
@@ -42,6 +44,10 @@ class tunnel_context {
 
   boost::asio::awaitable<int> run();
   void stop();
+  // SIGHUP: reads the token files again. A changed token reconnects with it; an unchanged one
+  // leaves the tunnel and its connections alone; a bad file is logged and the old token kept.
+  // systemd hears RELOADING=1 at once and READY=1 when it is done.
+  void reload();
 
   [[nodiscard]] const config::options& options() const noexcept { return opts_; }
   [[nodiscard]] stream_table& table() noexcept { return table_; }
@@ -70,6 +76,17 @@ class tunnel_context {
   [[nodiscard]] std::chrono::milliseconds status_period() const;
   [[nodiscard]] std::string status_line();
   void end_session();
+  // tunnel.cpp: the tokens read again from their files (nullopt, logged, when a file is bad).
+  struct token_pair {
+    std::string access;
+    std::string client;
+    bool operator==(const token_pair&) const = default;
+  };
+  [[nodiscard]] std::optional<token_pair> reread_tokens(const char* why);
+  void use_tokens(const token_pair& tokens);
+  // A 401/403 for `used`: true when the token file now holds another token (taken into use).
+  [[nodiscard]] bool token_file_changed(const token_pair& used);
+  void end_reload(const std::string& status);
   // tunnel_run.cpp: the one line for a failed attempt, with its likely cause and what to try.
   [[nodiscard]] std::string failure_line(const transport::connect_failure& f, int attempt) const;
   boost::asio::awaitable<void> hand_over(std::string service_id, local_connection::socket_type socket, std::string peer);
@@ -77,8 +94,11 @@ class tunnel_context {
 
   boost::asio::io_context& ioc_;
   const config::options& opts_;
+  std::string access_token_;
   std::string client_token_;
   transport::websocket_target target_;
+  bool reconnect_requested_ = false;  // the session is being ended to reconnect with new tokens
+  bool reload_pending_ = false;       // a reload waits for the new session (or attempt) to end it
   int certificate_failures_ = 0;      // consecutive ones (websocket.certificate_failure_limit)
   stream_table table_;
   source_listeners listeners_;

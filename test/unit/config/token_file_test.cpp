@@ -171,3 +171,35 @@ TEST(StatusOptions, HealthIsAnActionThatNeedsNoTunnelOptions) {
   EXPECT_TRUE(contains(error_of(source({"--health-max-age", "5"})), "--health-max-age: only valid with --health"));
   EXPECT_TRUE(contains(parse({"--help"}, {}).text, "--health FILE"));
 }
+
+TEST(TokenFile, OriginIsKeptForReloadAndRereadSeesTheNewContent) {
+  temp_dir d;
+  const auto path = write_private(d, "access", secret + "\n");
+  const auto opts = parse(source({"--access-token-file", path}), {}).opts;
+  EXPECT_TRUE(opts.access_token_origin.reloadable());
+  EXPECT_EQ(opts.access_token_origin.file, path);
+  EXPECT_EQ(opts.access_token_origin.describe(), "--access-token-file (" + path + ")");
+  EXPECT_FALSE(opts.client_token_origin.reloadable());
+  EXPECT_EQ(cfg::reread_access_token(opts.access_token_origin), secret);
+  write_private(d, "access", "RotatedTok3n\n");
+  EXPECT_EQ(cfg::reread_access_token(opts.access_token_origin), "RotatedTok3n");
+  // on reload a file gone public or empty is an error naming the file, never the content
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  try {
+    (void)cfg::reread_access_token(opts.access_token_origin);
+    ADD_FAILURE() << "a world-readable file was read";
+  } catch (const cfg::usage_error& e) {
+    EXPECT_TRUE(contains(e.what(), "readable by group or others")) << e.what();
+    EXPECT_FALSE(contains(e.what(), "RotatedTok3n"));
+  }
+  write_private(d, "access", "");
+  EXPECT_THROW((void)cfg::reread_access_token(opts.access_token_origin), cfg::usage_error);
+}
+
+TEST(TokenFile, ATokenGivenAsAValueIsNotReloadable) {
+  const auto env = parse(source({}), {{"AWSIOT_TUNNEL_ACCESS_TOKEN", "envtok"}}).opts;
+  EXPECT_FALSE(env.access_token_origin.reloadable());
+  EXPECT_EQ(env.access_token_origin.describe(), "AWSIOT_TUNNEL_ACCESS_TOKEN");
+  const auto cli = parse(source({"-t", "clitok"}), {}).opts;
+  EXPECT_FALSE(cli.access_token_origin.reloadable());
+}
