@@ -8,7 +8,7 @@
 
 namespace localproxy::config {
 
-// Reads a token from `path`: once, trailing CR/LF stripped. Throws usage_error naming `what` and
+// Reads a token from `path`, trailing CR/LF stripped. Throws usage_error naming `what` and
 // the file (never its content) when the file is missing, unreadable, not a regular file, empty,
 // over 8 KiB, or (when require_private) readable by group or others. systemd's credential files
 // are 0440 in a directory only the service can enter, so they are read with require_private off.
