@@ -236,9 +236,13 @@ void tunnel_context::reload() {
   stopping_.notify();  // a wait before a retry ends now: the next attempt uses the new token
 }
 
-void tunnel_context::end_reload(const std::string& status) {
+void tunnel_context::end_reload(const std::string& what) {
   reload_pending_ = false;
-  if (ready_sent_) service_manager::notify_ready(status);
+  if (!ready_sent_) return;
+  // STATUS= keeps saying how the tunnel is, with what the reload did.
+  const auto now = session_ ? "connected to " + opts_.endpoint.url() + ", channel-id " + channel_id_
+                            : "not connected: " + last_error_;
+  service_manager::notify_ready(now + " (" + what + ")");
 }
 
 }  // namespace localproxy::tunnel

@@ -87,7 +87,7 @@ asio::awaitable<std::unique_ptr<transport::websocket_connection>> tunnel_context
       exit_status = exit_rejected;
       co_return nullptr;
     }
-    if (reload_pending_) end_reload("reloaded; " + last_error_);
+    if (reload_pending_) end_reload("reloaded");
     certificate_failures_ = failure.kind == transport::failure_kind::certificate ? certificate_failures_ + 1 : 0;
     const auto limit = opts_.tunables.certificate_failure_limit;
     if (limit > 0 && certificate_failures_ >= limit) {

@@ -63,7 +63,8 @@ void tunnel_context::session_ready() {
   set_state(tunnel_state::connected, status);
   if (ready_sent_ && !reload_pending_) return;
   ready_sent_ = true;
-  end_reload(status);  // READY=1: the first time, and at the end of a reload that reconnected
+  reload_pending_ = false;
+  service_manager::notify_ready(status);  // the first time, and at the end of a reload that reconnected
 }
 
 void tunnel_context::end_session() {

@@ -175,6 +175,9 @@ class TokenReload(Harness):
         self.assertGreater(int(monotonic[0].split("=", 1)[1]), 0)
         ready = notify.wait_for("READY=1", count=2)
         self.assertGreaterEqual(ready[1][0], reloading_at)
+        status = [l for t, l in notify.lines() if t == ready[1][0] and l.startswith("STATUS=")]
+        self.assertEqual(len(status), 1, notify.lines())
+        self.assertRegex(status[0], r"^STATUS=connected to ws://127\.0\.0\.1:\d+, channel-id \w+ \(reload: token unchanged\)$")
         self.assertEqual(echo_roundtrip(port, b"still up"), b"still up")
 
     def test_a_bad_file_on_reload_is_an_error_and_the_old_token_stays(self):

@@ -86,7 +86,8 @@ class tunnel_context {
   void use_tokens(const token_pair& tokens);
   // A 401/403 for `used`: true when the token file now holds another token (taken into use).
   [[nodiscard]] bool token_file_changed(const token_pair& used);
-  void end_reload(const std::string& status);
+  // READY=1 (once systemd has had the first), STATUS= saying how the tunnel is and `what` the reload did.
+  void end_reload(const std::string& what);
   // tunnel_run.cpp: the one line for a failed attempt, with its likely cause and what to try.
   [[nodiscard]] std::string failure_line(const transport::connect_failure& f, int attempt) const;
   boost::asio::awaitable<void> hand_over(std::string service_id, local_connection::socket_type socket, std::string peer);
