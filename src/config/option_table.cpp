@@ -22,7 +22,7 @@ const std::array<option, 24> options{{
     {"region", 'r', "REGION", false, true,
      "the tunnel's AWS region, e.g. us-east-1 (or AWSIOT_TUNNEL_REGION); not with -e"},
     {"source-listen-port", 's', "MAPPING", true, true,
-     "source mode: listen ports, e.g. 5555, SSH1=5555,WEB=8080 or SSH1=127.0.0.1:5555"},
+     "source mode: listen ports, e.g. 5555, SSH1=5555,WEB=8080, SSH1=127.0.0.1:5555 or SSH=/run/ssh.sock"},
     {"destination-app", 'd', "MAPPING", true, true,
      "destination mode: local targets, e.g. 22, host:22, SSH1=22,WEB=10.0.0.1:80 or APP=/run/app.sock"},
     {"local-bind-address", 'b', "ADDRESS", false, true, "source mode: the address to listen on (default localhost)"},

@@ -105,6 +105,7 @@ tunnel_context::tunnel_context(asio::io_context& ioc, const config::options& opt
   auto inherited = service_manager::take_listeners();
   if (opts.mode == config::proxy_mode::source) {
     listeners_.set_inherited(std::move(inherited));
+    listeners_.set_unix_socket_mode(static_cast<mode_t>(std::stoul(opts.tunables.unix_socket_mode, nullptr, 8)));
   } else if (!inherited.empty()) {
     LP_LOG(warning) << "Ignoring " << inherited.size() << " socket-activated listener(s): only a source listens";
     for (const auto& l : inherited) ::close(l.fd);

@@ -16,7 +16,7 @@ struct service_mapping {
   std::string service_id;  // empty: the single unnamed mapping (`-s 5555`, `-d 22`)
   std::string host;        // empty: the default (bind address on source, localhost on destination)
   std::uint16_t port = 0;  // 0 when unix_path is set
-  std::string unix_path;   // destination only: connect to this Unix socket
+  std::string unix_path;   // listen on (source) or connect to (destination) this Unix socket
   bool operator==(const service_mapping&) const = default;
 };
 

@@ -1,16 +1,21 @@
 #pragma once
-// Source mode: one listening socket per service. They outlive WebSocket reconnects, so a client
-// that connects during an outage is accepted and waits for the tunnel.
+// Source mode: one listening socket per service (TCP, or a Unix socket for a mapping with a path).
+// They outlive WebSocket reconnects, so a client that connects during an outage is accepted and
+// waits for the tunnel.
+#include <sys/types.h>
+
 #include <functional>
 #include <utility>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 
 #include "localproxy/tunnel/local_connection.hpp"
 #include "localproxy/tunnel/service_manager.hpp"
@@ -32,24 +37,38 @@ class source_listeners {
   void apply(const std::vector<service_entry>& services, const std::string& default_bind_address);
   void close_all();
 
-  // Before the first handshake: binds every mapping with a fixed port (not socket-activated), so
-  // that a port in use or a bad bind address is found before the single-use token is spent.
-  // apply() takes these over (they accept only from then on; clients wait in the backlog) and
-  // closes the ones no service takes. Throws std::runtime_error, as apply().
+  // Before the first handshake: binds every mapping with a fixed port or a socket path (not
+  // socket-activated), so that a port or socket in use or a bad bind address is found before the
+  // single-use token is spent. apply() takes these over (they accept only from then on; clients
+  // wait in the backlog) and closes the ones no service takes. Throws std::runtime_error, as apply().
   void open_early(const std::vector<config::service_mapping>& mappings, const std::string& default_bind_address);
 
   // Socket activation: listeners to use instead of binding. A service takes the one whose name is
   // its service ID; the single unnamed mapping (`-s 5555`) takes a single socket whatever its
   // name. Sockets no service takes are closed at the first apply().
   void set_inherited(std::vector<service_manager::inherited_listener> sockets) { inherited_ = std::move(sockets); }
+  // The mode of the Unix sockets this process makes (setting unix_socket_mode).
+  void set_unix_socket_mode(mode_t mode) noexcept { unix_socket_mode_ = mode; }
 
  private:
+  // A TCP or a Unix socket listener: one of the two acceptors is open.
   struct listener {
+    explicit listener(const boost::asio::any_io_executor& ex) : acceptor(ex), unix_acceptor(ex) {}
+    ~listener() { close(); }
+    listener(const listener&) = delete;
+    listener& operator=(const listener&) = delete;
+    // Stops accepting; removes the socket file this process made (if it is still that one).
+    void close() noexcept;
     boost::asio::ip::tcp::acceptor acceptor;
+    boost::asio::local::stream_protocol::acceptor unix_acceptor;
+    std::string unix_path;  // for log lines
+    std::optional<std::pair<dev_t, ino_t>> made_file;  // the socket file bind() made
     bool open = true;
   };
   boost::asio::awaitable<void> accept_loop(std::shared_ptr<listener> l, std::string service_id, std::uint16_t port);
+  boost::asio::awaitable<void> unix_accept_loop(std::shared_ptr<listener> l, std::string service_id);
   std::shared_ptr<listener> open(const service_entry& s, const std::string& default_bind_address);
+  std::shared_ptr<listener> open_unix(const service_entry& s);
   std::shared_ptr<listener> take_inherited(const service_entry& s, bool single_service);
   std::shared_ptr<listener> take_early(const service_entry& s);
   void close_unused_inherited();
@@ -59,6 +78,7 @@ class source_listeners {
   std::map<std::string, std::shared_ptr<listener>> listeners_;
   std::vector<service_manager::inherited_listener> inherited_;
   std::vector<std::pair<config::service_mapping, std::shared_ptr<listener>>> early_;
+  mode_t unix_socket_mode_ = 0600;
 };
 
 }  // namespace localproxy::tunnel
