@@ -13,6 +13,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -170,6 +171,10 @@ void source_listeners::apply(const std::vector<service_entry>& services, const s
     it = listeners_.erase(it);
   }
   for (const auto& s : services) {
+    if (s.mapping.stdio) {
+      hand_over_stdio(s);
+      continue;
+    }
     if (listeners_.contains(s.id)) continue;
     auto l = take_inherited(s, services.size() == 1);
     const bool activated = l != nullptr;
@@ -198,9 +203,24 @@ void source_listeners::apply(const std::vector<service_entry>& services, const s
   early_.clear();
 }
 
+void source_listeners::hand_over_stdio(const service_entry& s) {
+  if (!stdio_) return;  // it carries one connection in the life of the process
+  LP_LOG(info) << "Carrying one connection for " << service_name(s) << " over stdin/stdout";
+  stdio_handed_over_ = true;
+  // Posted: the session adopts connections once it has applied the services, which it is doing now.
+  asio::post(executor_, [this, id = s.id, stream = std::move(*stdio_)]() mutable {
+    on_accept_(id, std::move(stream), "stdin/stdout");
+  });
+  stdio_.reset();
+}
+
 void source_listeners::open_early(const std::vector<config::service_mapping>& mappings,
                                   const std::string& default_bind_address) {
   for (const auto& m : mappings) {
+    if (m.stdio) {
+      stdio_ = local_stream::standard_io(executor_, on_stdio_end_);
+      continue;
+    }
     if (m.port == 0 && m.unix_path.empty()) continue;
     const bool activated = std::any_of(inherited_.begin(), inherited_.end(), [&](const auto& l) {
       return l.name == m.service_id || (m.service_id.empty() && mappings.size() == 1 && inherited_.size() == 1);
@@ -230,6 +250,7 @@ void source_listeners::close_all() {
   inherited_.clear();
   for (auto& [id, l] : listeners_) l->close();
   listeners_.clear();
+  stdio_.reset();
 }
 
 asio::awaitable<void> source_listeners::accept_loop(std::shared_ptr<listener> l, std::string service_id, std::uint16_t port) {
@@ -273,7 +294,7 @@ asio::awaitable<void> source_listeners::unix_accept_loop(std::shared_ptr<listene
     }
     const auto peer = peer_of(socket);
     LP_LOG(info) << "Accepted connection on " << l->unix_path << " from " << peer;
-    on_accept_(service_id, local_connection::socket_type(executor_, asio::generic::stream_protocol(AF_UNIX, 0), socket.release()),
+    on_accept_(service_id, local_stream::socket_type(executor_, asio::generic::stream_protocol(AF_UNIX, 0), socket.release()),
                peer);
   }
 }

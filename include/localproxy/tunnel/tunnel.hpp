@@ -71,8 +71,8 @@ class tunnel_context {
   [[nodiscard]] std::chrono::milliseconds status_period() const;
   [[nodiscard]] std::string status_line();
   void end_session();
-  boost::asio::awaitable<void> hand_over(std::string service_id, local_connection::socket_type socket, std::string peer);
-  void on_accept(const std::string& service_id, local_connection::socket_type socket, const std::string& peer);
+  boost::asio::awaitable<void> hand_over(std::string service_id, local_stream stream, std::string peer);
+  void on_accept(const std::string& service_id, local_stream stream, const std::string& peer);
 
   boost::asio::io_context& ioc_;
   const config::options& opts_;
