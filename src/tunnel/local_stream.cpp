@@ -34,14 +34,20 @@ int flags_of(int fd, const char* name) {
   if (flags < 0) throw std::runtime_error(std::string("--stdio: ") + name + " is not open");
   return flags;
 }
+
+void take(asio::posix::stream_descriptor& d, int fd, const char* name) {
+  boost::system::error_code ec;
+  d.assign(fd, ec);
+  if (ec) throw std::runtime_error(std::string("--stdio: cannot use ") + name + ": " + ec.message());
+}
 }  // namespace
 
 local_stream::standard_streams::standard_streams(const asio::any_io_executor& ex, std::function<void()> closed)
     : in(ex), out(ex), in_flags(flags_of(STDIN_FILENO, "stdin")), out_flags(flags_of(STDOUT_FILENO, "stdout")),
       on_closed(std::move(closed)) {
   // A regular file or /dev/null (which epoll does not take) works too: Asio reads it directly.
-  in.assign(STDIN_FILENO);
-  out.assign(STDOUT_FILENO);
+  take(in, STDIN_FILENO, "stdin");
+  take(out, STDOUT_FILENO, "stdout");
 }
 
 local_stream local_stream::standard_io(const asio::any_io_executor& ex, std::function<void()> on_closed) {
