@@ -126,19 +126,34 @@ class Stdio(StdioRuns, Harness):
         t = self.destination([], str(echo.port))
         out = self.run_stdio("not-the-token", b"x")
         self.assertEqual((out.returncode, out.stdout), (3, b""), out.stderr)
-        p = subprocess.Popen(self.stdio_args(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=self.stdio_env(t["sourceAccessToken"]), cwd=self.dir)
-        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.communicate(timeout=5)))
-        p.stdin.write(b"ping")
-        p.stdin.flush()
-        ready, _, _ = select.select([p.stdout], [], [], 30)
-        self.assertTrue(ready, "no echo within 30 s")
-        self.assertEqual(os.read(p.stdout.fileno(), 4), b"ping")
+        p = self.open_stdio(t["sourceAccessToken"], b"ping")
         status, body = self.api("POST", f"/tunnels/{t['tunnelId']}/drop?side=source")
         self.assertEqual(status, 200, body)
         _, err = p.communicate(timeout=30)
         self.assertEqual(p.returncode, 1, err)
         self.assertIn(b"not reconnecting", err)
+
+    def open_stdio(self, token, first_bytes):
+        """A --stdio proxy kept open; returns it once first_bytes came back through the echo."""
+        p = subprocess.Popen(self.stdio_args(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=self.stdio_env(token), cwd=self.dir)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.communicate(timeout=5)))
+        p.stdin.write(first_bytes)
+        p.stdin.flush()
+        ready, _, _ = select.select([p.stdout], [], [], 30)
+        self.assertTrue(ready, "no echo within 30 s")
+        self.assertEqual(os.read(p.stdout.fileno(), len(first_bytes)), first_bytes)
+        return p
+
+    def test_a_second_run_at_once_replaces_the_first(self):
+        """What the README says: the service keeps one source, so two --stdio runs at once do not mix."""
+        t = self.destination([], str(self.echo_server().port))
+        first = self.open_stdio(t["sourceAccessToken"], b"first")
+        second = self.open_stdio(t["sourceAccessToken"], b"second")
+        _, err = first.communicate(timeout=30)
+        self.assertEqual(first.returncode, 1, err)
+        out, err = second.communicate(b"still here", timeout=60)
+        self.assertEqual((second.returncode, out), (0, b"still here"), err)
 
 
 @needs_ssh
