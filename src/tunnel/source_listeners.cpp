@@ -77,7 +77,7 @@ void source_listeners::listener::close() noexcept {
   open = false;
   boost::system::error_code ignored;
   acceptor.close(ignored);
-  unix_acceptor.close(ignored);
+  if (unix_acceptor) unix_acceptor->close(ignored);
   struct stat st {};
   if (made_file && ::lstat(unix_path.c_str(), &st) == 0 && std::pair(st.st_dev, st.st_ino) == *made_file)
     ::unlink(unix_path.c_str());
@@ -91,16 +91,17 @@ std::shared_ptr<source_listeners::listener> source_listeners::open_unix(const se
   auto l = std::make_shared<listener>(executor_);
   l->unix_path = path;
   boost::system::error_code ec;
-  l->unix_acceptor.open(unix_socket(), ec);
+  l->unix_acceptor.emplace(executor_);
+  l->unix_acceptor->open(unix_socket(), ec);
   if (!ec) {
     // Made with its final mode: there is no moment when others may connect.
     const auto old_mask = ::umask(~unix_socket_mode_ & 0777);
-    l->unix_acceptor.bind(unix_socket::endpoint(path), ec);
+    l->unix_acceptor->bind(unix_socket::endpoint(path), ec);
     ::umask(old_mask);
   }
   struct stat st {};
   if (!ec && ::lstat(path.c_str(), &st) == 0) l->made_file = std::pair(st.st_dev, st.st_ino);
-  if (!ec) l->unix_acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) l->unix_acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw std::runtime_error(what + ": " + ec.message());
   return l;
 }
@@ -140,7 +141,8 @@ std::shared_ptr<source_listeners::listener> source_listeners::take_inherited(con
   if (address.ss_family == AF_UNIX) {
     // The service manager made the file and removes it: it is not made_file.
     l->unix_path = reinterpret_cast<const sockaddr_un&>(address).sun_path;
-    l->unix_acceptor.assign(unix_socket(), fd.fd, ec);
+    l->unix_acceptor.emplace(executor_);
+    l->unix_acceptor->assign(unix_socket(), fd.fd, ec);
   } else {
     l->acceptor.assign(address.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd.fd, ec);
   }
@@ -180,7 +182,7 @@ void source_listeners::apply(const std::vector<service_entry>& services, const s
     const bool activated = l != nullptr;
     if (!l) l = take_early(s);
     if (!l) l = open(s, default_bind_address);
-    if (l->unix_acceptor.is_open()) {
+    if (l->unix_acceptor) {
       LP_LOG(info) << "Listening for new connection on " << l->unix_path << " for " << service_name(s);
       listeners_[s.id] = l;
       asio::co_spawn(executor_, unix_accept_loop(l, s.id), asio::detached);
@@ -283,7 +285,7 @@ asio::awaitable<void> source_listeners::accept_loop(std::shared_ptr<listener> l,
 asio::awaitable<void> source_listeners::unix_accept_loop(std::shared_ptr<listener> l, std::string service_id) {
   asio::steady_timer timer(executor_);
   while (l->open) {
-    auto [ec, socket] = co_await l->unix_acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    auto [ec, socket] = co_await l->unix_acceptor->async_accept(asio::as_tuple(asio::use_awaitable));
     if (!l->open) break;
     if (ec) {
       // e.g. too many open files: wait instead of spinning, and keep listening.

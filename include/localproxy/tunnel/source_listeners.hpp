@@ -57,16 +57,17 @@ class source_listeners {
   [[nodiscard]] bool stdio_handed_over() const noexcept { return stdio_handed_over_; }
 
  private:
-  // A TCP or a Unix socket listener: one of the two acceptors is open.
+  // A TCP listener, or a Unix socket one (unix_acceptor set: made only then, so that a TCP-only
+  // proxy never sets up Asio's Unix socket service).
   struct listener {
-    explicit listener(const boost::asio::any_io_executor& ex) : acceptor(ex), unix_acceptor(ex) {}
+    explicit listener(const boost::asio::any_io_executor& ex) : acceptor(ex) {}
     ~listener() { close(); }
     listener(const listener&) = delete;
     listener& operator=(const listener&) = delete;
     // Stops accepting; removes the socket file this process made (if it is still that one).
     void close() noexcept;
     boost::asio::ip::tcp::acceptor acceptor;
-    boost::asio::local::stream_protocol::acceptor unix_acceptor;
+    std::optional<boost::asio::local::stream_protocol::acceptor> unix_acceptor;
     std::string unix_path;  // for log lines
     std::optional<std::pair<dev_t, ino_t>> made_file;  // the socket file bind() made
     bool open = true;
