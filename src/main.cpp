@@ -5,6 +5,7 @@
 #include <iostream>
 #include <optional>
 
+#include "localproxy/config/client_token_cache.hpp"
 #include "localproxy/config/command_line.hpp"
 #include "localproxy/config/token_file.hpp"
 #include "localproxy/log/log.hpp"
@@ -16,7 +17,8 @@ namespace {
 using namespace localproxy;
 
 int run(int argc, char** argv) {
-  auto parsed = config::parse_command_line(argc, argv, config::process_environment());
+  const auto env = config::process_environment();
+  auto parsed = config::parse_command_line(argc, argv, env);
   config::remove_token_variables();  // read once; no child or /proc/PID/environ reader sees them
   switch (parsed.what) {
     case config::parse_result::action::help:
@@ -35,7 +37,12 @@ int run(int argc, char** argv) {
     }
     case config::parse_result::action::run: break;
   }
-  const auto& opts = parsed.opts;
+  auto& opts = parsed.opts;
+  // --stdio runs once per ssh connection: each run must reconnect as the client the access token
+  // was first used by (an explicit client token, or none wanted, is left alone).
+  if (opts.stdio() && opts.client_token.empty() && opts.tunables.generate_client_token)
+    opts.client_token =
+        config::remembered_client_token(config::client_token_cache_dir(env), opts.access_token, parsed.warnings);
   log::add_secret(opts.access_token);
   log::add_secret(opts.client_token);
   if (opts.proxy) log::add_secret(opts.proxy->password);

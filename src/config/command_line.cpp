@@ -2,6 +2,8 @@
 // every value is a string checked by our own code, so no Boost message can quote a secret.
 #include "localproxy/config/command_line.hpp"
 
+#include <set>
+
 #include <boost/program_options.hpp>
 
 #include "layers.hpp"
@@ -25,6 +27,8 @@ po::options_description describe() {
     }
     if (o.arg.empty())
       d.add_options()(spec.c_str(), "");
+    else if (o.arg.starts_with('['))  // an optional value: `--stdio` or `--stdio SSH`
+      d.add_options()(spec.c_str(), po::value<std::string>()->implicit_value(""), "");
     else if (o.repeatable)
       d.add_options()(spec.c_str(), po::value<std::vector<std::string>>(), "");
     else
@@ -34,6 +38,23 @@ po::options_description describe() {
 }
 
 std::string first_line(std::string s) { return s.substr(0, s.find('\n')); }
+
+// Boost takes an optional value only as `--stdio=SSH`: a word right after the option is its value.
+// (Nor does it see a second `--stdio` without a value.)
+void take_optional_values(po::parsed_options& parsed) {
+  auto& all = parsed.options;
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const auto* o = option_table::find(all[i].string_key);
+    if (!o || !o->arg.starts_with('[')) continue;
+    if (!seen.insert(all[i].string_key).second) throw usage_error(option_table::display(o->name) + ": given more than once");
+    const bool bare = all[i].original_tokens.size() == 1 && all[i].original_tokens[0].find('=') == std::string::npos;
+    if (!bare || i + 1 == all.size() || !all[i + 1].string_key.empty()) continue;
+    all[i].value = all[i + 1].value;
+    all[i].original_tokens.push_back(all[i + 1].original_tokens.front());
+    all.erase(all.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+  }
+}
 
 // Boost's messages name the option but not always in our words; never pass on the raw text of an
 // unrecognised argument, which could be a token typed in the wrong place.
@@ -51,7 +72,8 @@ po::variables_map parse_argv(int argc, const char* const argv[]) {
   po::variables_map vm;
   try {
     const auto description = describe();  // `parsed` points into it
-    const auto parsed = po::command_line_parser(argc, argv).options(description).run();
+    auto parsed = po::command_line_parser(argc, argv).options(description).run();
+    take_optional_values(parsed);
     // Boost keeps arguments without an option name and store() drops them silently; a value
     // with no option is almost always a mistake (and may be a token: never quote it).
     for (const auto& o : parsed.options)

@@ -1,5 +1,7 @@
 #include "localproxy/config/mappings.hpp"
 
+#include <sys/un.h>
+
 #include <algorithm>
 #include <set>
 
@@ -23,9 +25,13 @@ bool all_digits(std::string_view s) {
 service_mapping parse_mapping_target(std::string_view target, proxy_mode mode, std::string_view what) {
   const auto t = text::trim(target);
   service_mapping m;
-  if (t.empty()) fail(what, "empty mapping (expected PORT, HOST:PORT or SERVICE_ID=PORT)");
+  if (t.empty()) fail(what, "empty mapping (expected PORT, HOST:PORT, a socket path or SERVICE_ID=PORT)");
   if (t.find('/') != std::string_view::npos) {
-    if (mode == proxy_mode::source) fail(what, "a Unix socket path is only valid for -d/--destination-app");
+    // A Unix socket: listened on (source) or connected to (destination).
+    if (t.size() >= sizeof(sockaddr_un::sun_path))
+      fail(what, std::string("the Unix socket path to ") + (mode == proxy_mode::source ? "listen on" : "connect to") +
+                     " is " + std::to_string(t.size()) + " bytes long; at most " +
+                     std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " fit");
     m.unix_path = std::string(t);
     return m;
   }

@@ -6,7 +6,7 @@
 namespace localproxy::config::option_table {
 namespace {
 
-const std::array<option, 24> options{{
+const std::array<option, 25> options{{
     {"help", 'h', "", false, false, "show this help and exit"},
     {"version", 'V', "", false, false, "show the version and exit"},
     {"access-token", 't', "TOKEN", false, true,
@@ -22,9 +22,11 @@ const std::array<option, 24> options{{
     {"region", 'r', "REGION", false, true,
      "the tunnel's AWS region, e.g. us-east-1 (or AWSIOT_TUNNEL_REGION); not with -e"},
     {"source-listen-port", 's', "MAPPING", true, true,
-     "source mode: listen ports, e.g. 5555, SSH1=5555,WEB=8080 or SSH1=127.0.0.1:5555"},
+     "source mode: listen ports, e.g. 5555, SSH1=5555,WEB=8080, SSH1=127.0.0.1:5555 or SSH=/run/ssh.sock"},
     {"destination-app", 'd', "MAPPING", true, true,
      "destination mode: local targets, e.g. 22, host:22, SSH1=22,WEB=10.0.0.1:80 or APP=/run/app.sock"},
+    {"stdio", 0, "[SERVICE]", false, false,
+     "source mode: one connection over stdin/stdout (ssh ProxyCommand), for SERVICE if named"},
     {"local-bind-address", 'b', "ADDRESS", false, true, "source mode: the address to listen on (default localhost)"},
     {"capath", 'c', "DIR", false, true, "a directory of extra CA certificates to verify the service with"},
     {"no-ssl-host-verify", 'k', "", false, true, "do not verify the service's certificate (testing only)"},

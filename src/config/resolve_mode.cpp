@@ -5,15 +5,16 @@
 #include "layers.hpp"
 #include "localproxy/config/config_files.hpp"
 #include "localproxy/config/mappings.hpp"
+#include "localproxy/config/validation.hpp"
 
 namespace localproxy::config {
 namespace {
 
-// -s, -d and -m decide together: taking -s from the command line and -d from a --config file
-// would build a configuration nobody wrote, so the highest level that has any of them wins whole.
+// -s, -d, --stdio and -m decide together: taking -s from the command line and -d from a --config
+// file would build a configuration nobody wrote, so the highest level that has any of them wins whole.
 const layer* mode_level(const layers& in) {
   for (const layer* l : {&in.cli, &in.file})
-    if (l->has("source-listen-port") || l->has("destination-app") || l->has("mode")) return l;
+    if (l->has("source-listen-port") || l->has("destination-app") || l->has("mode") || l->has("stdio")) return l;
   return nullptr;
 }
 
@@ -28,6 +29,13 @@ std::optional<proxy_mode> explicit_mode(const layer& l) {
 proxy_mode decide_mode(const layer& l) {
   const bool s = l.has("source-listen-port"), d = l.has("destination-app");
   const auto m = explicit_mode(l);
+  if (const auto* io = l.get("stdio")) {
+    if (s || d)
+      throw usage_error(io->what + " and " + l.get(s ? "source-listen-port" : "destination-app")->what +
+                        ": give only one (--stdio carries the one connection instead of listening)");
+    if (m == proxy_mode::destination) throw usage_error(l.get("mode")->what + ": says destination but --stdio is for source mode");
+    return proxy_mode::source;
+  }
   if (s && d)
     throw usage_error(l.get("source-listen-port")->what + " and " + l.get("destination-app")->what +
                       ": give only one (source or destination mode)");
@@ -43,6 +51,13 @@ proxy_mode decide_mode(const layer& l) {
 }
 
 std::vector<service_mapping> from_level(const layer& l, proxy_mode mode) {
+  if (const auto* io = l.get("stdio")) {
+    service_mapping m;
+    if (!io->value.empty()) check_service_id(io->value, io->what);
+    m.service_id = io->value;
+    m.stdio = true;
+    return {m};
+  }
   const auto* values = [&]() -> const std::vector<raw_value>* {
     const auto it = l.values.find(mode == proxy_mode::source ? "source-listen-port" : "destination-app");
     return it == l.values.end() ? nullptr : &it->second;
@@ -84,6 +99,7 @@ void resolve_mode_and_mappings(const layers& in, options& out, std::vector<std::
                       "destination mode)");
   out.mode = decide_mode(*level);
   out.mappings = from_level(*level, out.mode);
+  if (out.stdio()) return;  // one connection, for one service: nothing to add from a directory
   add_config_dir(in, out, warnings);
   if (out.mappings.empty())
     throw usage_error(std::string(out.mode == proxy_mode::source ? "-s/--source-listen-port" : "-d/--destination-app") +

@@ -77,6 +77,8 @@ struct loader {
     if (static_cast<long long>(s.size()) < k.min || static_cast<long long>(s.size()) > k.max) fail(k.path, expected);
     if (k.path == "endpoint_format" && (s.find("%s") == std::string::npos || s.find('%') != s.rfind('%')))
       fail(k.path, "expected a host name with one %s where the region goes");
+    if (k.path == "unix_socket_mode" && !settings_keys::is_file_mode(s))
+      fail(k.path, "expected a file mode of 3 or 4 octal digits, at most 0777 (e.g. 0660)");
     if (k.path == "websocket.subprotocol" && !settings_keys::is_known_subprotocol(s))
       fail(k.path, "expected aws.iot.securetunneling-1.0, aws.iot.securetunneling-2.0 or aws.iot.securetunneling-3.0");
     if (k.path == "extra_regions")

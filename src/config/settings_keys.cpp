@@ -1,5 +1,6 @@
 #include "settings_keys.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace localproxy::config::settings_keys {
@@ -12,8 +13,9 @@ constexpr long long mib = 1024 * 1024;
 // The ranges keep a typo from becoming a hang or a multi-gigabyte buffer: timeouts of up to a day,
 // buffers of up to 16 MiB (64 MiB for a connection's queue), and the protocol's own limits on
 // message sizes (a payload of at most 64512 bytes, a WebSocket frame of at most 131076).
-const std::array<key, 33> keys{{
+const std::array<key, 34> keys{{
     {"default_bind_address", &settings::default_bind_address, 1, 255},
+    {"unix_socket_mode", &settings::unix_socket_mode, 3, 4},
     {"endpoint_format", &settings::endpoint_format, 3, 255},
     {"extra_regions", &settings::extra_regions, 0, 4096},
     {"message.data_length_size", &settings::data_length_size, 2, 2},
@@ -51,6 +53,11 @@ const std::array<key, 33> keys{{
 }  // namespace
 
 std::span<const key> all() { return keys; }
+
+bool is_file_mode(std::string_view value) {
+  if (value.size() < 3 || value.size() > 4 || (value.size() == 4 && value.front() != '0')) return false;
+  return std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '7'; });
+}
 
 bool is_known_subprotocol(std::string_view value) {
   return value == "aws.iot.securetunneling-1.0" || value == "aws.iot.securetunneling-2.0" ||

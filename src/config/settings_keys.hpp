@@ -27,6 +27,9 @@ struct key {
 inline constexpr std::string_view root = "tunneling.proxy";
 inline constexpr std::string_view overrides_key = "region_endpoint_overrides";
 
+// unix_socket_mode: 3 or 4 octal digits, at most 0777 (e.g. 0600, 660).
+[[nodiscard]] bool is_file_mode(std::string_view value);
+
 // The allowed values of websocket.subprotocol.
 [[nodiscard]] bool is_known_subprotocol(std::string_view value);
 

@@ -9,25 +9,12 @@
 #include <cstring>
 
 #include "localproxy/config/validation.hpp"
+#include "file_descriptor.hpp"
 
 namespace localproxy::config {
 namespace {
 
 constexpr std::size_t max_token_file_size = 8192;
-
-class file_descriptor {
- public:
-  explicit file_descriptor(int fd) : fd_(fd) {}
-  ~file_descriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  file_descriptor(const file_descriptor&) = delete;
-  file_descriptor& operator=(const file_descriptor&) = delete;
-  [[nodiscard]] int get() const noexcept { return fd_; }
-
- private:
-  int fd_;
-};
 
 std::string octal_mode(mode_t mode) {
   std::string out = "0";

@@ -16,7 +16,7 @@ namespace asio = boost::asio;
 
 local_connection::local_connection(const asio::any_io_executor& ex, connection_ref ref, std::string wire_service_id,
                                    std::uint32_t wire_connection_id, const connection_limits& limits, outbox& out)
-    : socket_(ex),
+    : stream_(ex),
       ref_(ref),
       wire_service_id_(std::move(wire_service_id)),
       wire_connection_id_(wire_connection_id),
@@ -86,16 +86,15 @@ asio::awaitable<bool> local_connection::make_room(frame_slot& slot) {
   }
 }
 
-void local_connection::start(socket_type socket, std::function<void(local_connection&)> on_local_end) {
+void local_connection::start(local_stream stream, std::function<void(local_connection&)> on_local_end) {
   if (closed_) {
-    boost::system::error_code ignored;
-    socket.close(ignored);
+    stream.close();
     return;
   }
-  socket_ = std::move(socket);
+  stream_ = std::move(stream);
   on_local_end_ = std::move(on_local_end);
   started_ = true;
-  auto ex = socket_.get_executor();
+  auto ex = stream_.get_executor();
   asio::co_spawn(ex, read_loop(shared_from_this()), asio::detached);
   asio::co_spawn(ex, write_loop(shared_from_this()), asio::detached);
 }
@@ -121,7 +120,7 @@ asio::awaitable<void> local_connection::read_loop(std::shared_ptr<local_connecti
     }
     if (discards_outbound() || !co_await make_room(*slot)) break;
     reading_ = slot;
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(slot->buffer.get() + header, read_size_),
+    auto [ec, n] = co_await stream_.async_read_some(asio::buffer(slot->buffer.get() + header, read_size_),
                                                      asio::as_tuple(asio::use_awaitable));
     reading_ = nullptr;
     if (ec || n == 0 || discards_outbound()) {
@@ -146,10 +145,12 @@ asio::awaitable<void> local_connection::read_loop(std::shared_ptr<local_connecti
   }
   // Everything read before the end must reach the tunnel before the reset that follows it.
   while (!slots_idle() && !closed_) co_await slot_freed_.wait();
-  if (half_closed && awaiting_reply_ && limits_.half_close_linger.count() > 0 && !discards_outbound()) {
+  const bool may_read_on = awaiting_reply_ || stream_.end_is_half_close();
+  if (half_closed && may_read_on && limits_.half_close_linger.count() > 0 && !discards_outbound()) {
     // It sent, then shut down its sending side, and may still read: go on writing what arrives
     // until the peer ends the connection, a write fails, or the linger is over. (TCP cannot
-    // tell this from a full close; an application that got its answer and closed ends at once.)
+    // tell this from a full close; an application that got its answer and closed ends at once.
+    // stdin's end is a half-close for certain: stdout goes on taking the reply.)
     for (auto& s : slots_) release_slot(s);
     LP_LOG(debug) << "The application of " << describe_connection(ref_) << " shut down its sending side; carrying "
                   << "the reply for up to " << limits_.half_close_linger.count() << " ms (tcp.half_close_linger_ms)";
@@ -178,7 +179,7 @@ asio::awaitable<void> local_connection::write_loop(std::shared_ptr<local_connect
     std::swap(queue_, writing_);
     written_ = 0;
     while (written_ < writing_.size() && !closed_) {
-      auto [ec, n] = co_await socket_.async_write_some(asio::buffer(writing_.data() + written_, writing_.size() - written_),
+      auto [ec, n] = co_await stream_.async_write_some(asio::buffer(writing_.data() + written_, writing_.size() - written_),
                                                         asio::as_tuple(asio::use_awaitable));
       if (ec) {
         // The application is gone: the peer must hear of it, as after a clean end.
@@ -199,8 +200,7 @@ asio::awaitable<void> local_connection::write_loop(std::shared_ptr<local_connect
   }
   if (!closed_) {
     // Half-close first so the application sees a clean end of stream after the last byte.
-    boost::system::error_code ignored;
-    socket_.shutdown(socket_type::shutdown_send, ignored);
+    stream_.shutdown_send();
     abort();
   }
   (void)self;
@@ -224,8 +224,7 @@ void local_connection::close_after_flush() {
     return;
   }
   // Ends a pending read with end-of-stream; the writer closes once the queue is written.
-  boost::system::error_code ignored;
-  socket_.shutdown(socket_type::shutdown_receive, ignored);
+  stream_.shutdown_receive();
   slot_freed_.notify();
   queue_changed_.notify();
 }
@@ -233,8 +232,7 @@ void local_connection::close_after_flush() {
 void local_connection::abort() noexcept {
   if (closed_) return;
   closed_ = true;
-  boost::system::error_code ignored;
-  socket_.close(ignored);
+  stream_.close();
   // A pending write is cancelled by the close without touching its buffer.
   std::vector<std::uint8_t>().swap(queue_);
   std::vector<std::uint8_t>().swap(writing_);

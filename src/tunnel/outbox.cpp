@@ -58,6 +58,7 @@ void outbox::sent() {
   control_sending_.clear();
   for (auto& f : sending_) f.connection->frame_done(*f.slot);
   sending_.clear();
+  ready_.notify();
 }
 
 void outbox::clear() {

@@ -128,10 +128,12 @@ std::vector<inherited_listener> take_listeners() {
     std::free(names);
   }
   for (const auto& l : out) {
-    const bool tcp = lib->is_socket(l.fd, AF_INET, SOCK_STREAM, 1) > 0 || lib->is_socket(l.fd, AF_INET6, SOCK_STREAM, 1) > 0;
-    if (!tcp)
+    const bool stream = lib->is_socket(l.fd, AF_INET, SOCK_STREAM, 1) > 0 || lib->is_socket(l.fd, AF_INET6, SOCK_STREAM, 1) > 0 ||
+                        lib->is_socket(l.fd, AF_UNIX, SOCK_STREAM, 1) > 0;
+    if (!stream)
       throw std::runtime_error("socket activation: fd " + std::to_string(l.fd) + " (" + l.name +
-                               ") is not a listening TCP socket (use ListenStream= with a port or address:port)");
+                               ") is not a listening TCP or Unix stream socket (use ListenStream= with a port, "
+                               "address:port or path)");
   }
   return out;
 }

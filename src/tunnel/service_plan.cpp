@@ -29,10 +29,27 @@ service_plan without_service_ids(const std::vector<service_mapping>& mappings) {
   return plan;
 }
 
+// --stdio carries one connection of one service; the tunnel's other services get no listener.
+service_plan for_stdio(const service_mapping& m, const std::optional<std::vector<std::string>>& service_ids) {
+  service_plan plan;
+  if (!service_ids || service_ids->empty()) {
+    plan.services.push_back(entry(m.service_id, m));
+    return plan;
+  }
+  const auto& ids = *service_ids;
+  if (m.service_id.empty() && ids.size() != 1)
+    throw mapping_error("the tunnel has services " + joined(ids) + "; name the one to carry, e.g. --stdio " + ids.front());
+  if (!m.service_id.empty() && std::find(ids.begin(), ids.end(), m.service_id) == ids.end())
+    throw mapping_error("--stdio " + m.service_id + ": the tunnel has no such service (it has " + joined(ids) + ")");
+  plan.services.push_back(entry(m.service_id.empty() ? ids.front() : m.service_id, m));
+  return plan;
+}
+
 }  // namespace
 
 service_plan plan_services(proxy_mode mode, const std::vector<service_mapping>& mappings,
                            const std::optional<std::vector<std::string>>& service_ids) {
+  if (mappings.size() == 1 && mappings.front().stdio) return for_stdio(mappings.front(), service_ids);
   if (!service_ids || service_ids->empty()) return without_service_ids(mappings);
   const auto& ids = *service_ids;
   const bool single_unnamed = mappings.size() == 1 && mappings.front().service_id.empty();

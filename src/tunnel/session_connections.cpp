@@ -42,16 +42,15 @@ std::shared_ptr<local_connection> tunnel_session::make_connection(const connecti
   return connection;
 }
 
-void tunnel_session::start_connection(const std::shared_ptr<local_connection>& connection,
-                                      local_connection::socket_type socket) {
+void tunnel_session::start_connection(const std::shared_ptr<local_connection>& connection, local_stream stream) {
   std::weak_ptr<tunnel_session> weak = shared_from_this();
-  connection->start(std::move(socket), [weak](local_connection& c) {
+  connection->start(std::move(stream), [weak](local_connection& c) {
     if (auto self = weak.lock(); self && !self->shut_down_)
       self->local_ended(c, self->role_is_source() ? "closed by the client" : "closed by the application");
   });
 }
 
-void tunnel_session::adopt(const std::string& service_id, local_connection::socket_type socket, const std::string& peer) {
+void tunnel_session::adopt(const std::string& service_id, local_stream stream, const std::string& peer) {
   auto& table = context_.table();
   service_entry* service = table.find(service_id);
   const auto& tunables = context_.options().tunables;
@@ -71,7 +70,7 @@ void tunnel_session::adopt(const std::string& service_id, local_connection::sock
   outbox_.push_control(table.address(opened->start_type, opened->ref));
   LP_LOG(info) << "Opened " << describe_connection(opened->ref) << " for " << peer << " ("
                << protocol::type_name(opened->start_type) << ")";
-  start_connection(make_connection(opened->ref), std::move(socket));
+  start_connection(make_connection(opened->ref), std::move(stream));
 }
 
 asio::awaitable<void> tunnel_session::connect_local(std::shared_ptr<tunnel_session> self,

@@ -94,8 +94,8 @@ tunnel_context::tunnel_context(asio::io_context& ioc, const config::options& opt
       opts_(opts),
       table_(role_of(opts), initial_format(opts)),
       listeners_(ioc.get_executor(),
-                 [this](const std::string& id, local_connection::socket_type socket, const std::string& peer) {
-                   on_accept(id, std::move(socket), peer);
+                 [this](const std::string& id, local_stream stream, const std::string& peer) {
+                   on_accept(id, std::move(stream), peer);
                  }),
       ready_(ioc.get_executor()),
       stopping_(ioc.get_executor()),
@@ -108,6 +108,9 @@ tunnel_context::tunnel_context(asio::io_context& ioc, const config::options& opt
   auto inherited = service_manager::take_listeners();
   if (opts.mode == config::proxy_mode::source) {
     listeners_.set_inherited(std::move(inherited));
+    listeners_.set_unix_socket_mode(static_cast<mode_t>(std::stoul(opts.tunables.unix_socket_mode, nullptr, 8)));
+    // --stdio: the one connection is over, and so is the proxy (run() tells a clean end from a lost tunnel).
+    listeners_.set_stdio_end([this] { stop(); });
   } else if (!inherited.empty()) {
     LP_LOG(warning) << "Ignoring " << inherited.size() << " socket-activated listener(s): only a source listens";
     for (const auto& l : inherited) ::close(l.fd);
@@ -137,24 +140,22 @@ void tunnel_context::apply_services(const std::optional<std::vector<std::string>
   services_applied_ = true;
 }
 
-void tunnel_context::on_accept(const std::string& service_id, local_connection::socket_type socket,
-                               const std::string& peer) {
+void tunnel_context::on_accept(const std::string& service_id, local_stream stream, const std::string& peer) {
   if (session_ && session_->services_known()) {
-    session_->adopt(service_id, std::move(socket), peer);
+    session_->adopt(service_id, std::move(stream), peer);
     return;
   }
-  asio::co_spawn(ioc_, hand_over(service_id, std::move(socket), peer), asio::detached);
+  asio::co_spawn(ioc_, hand_over(service_id, std::move(stream), peer), asio::detached);
 }
 
-asio::awaitable<void> tunnel_context::hand_over(std::string service_id, local_connection::socket_type socket,
-                                                std::string peer) {
+asio::awaitable<void> tunnel_context::hand_over(std::string service_id, local_stream stream, std::string peer) {
   const auto wait = milliseconds(opts_.tunables.pending_connection_timeout_ms);
   LP_LOG(info) << "Tunnel not connected; connection from " << peer << " waits up to " << wait.count() << " ms";
   const auto deadline = std::chrono::steady_clock::now() + wait;
   while (!(session_ && session_->services_known()) && !stop_requested_ && std::chrono::steady_clock::now() < deadline)
     co_await ready_.wait_until(deadline);
   if (session_ && session_->services_known() && !stop_requested_) {
-    session_->adopt(service_id, std::move(socket), peer);
+    session_->adopt(service_id, std::move(stream), peer);
     co_return;
   }
   LP_LOG(warning) << "Closing connection from " << peer << ": the tunnel did not come back within " << wait.count() << " ms";

@@ -1,5 +1,6 @@
 // The tunnel's life: connect, run a session, decide from how it ended whether to reconnect, and
 // map the end to the exit status.
+#include <csignal>
 #include <functional>
 
 #include <boost/asio/as_tuple.hpp>
@@ -152,6 +153,10 @@ asio::awaitable<int> tunnel_context::run() {
         break;
       case session_end::kind::lost: LP_LOG(warning) << "Connection to the service lost: " << end.detail; break;
     }
+    if (listeners_.stdio_handed_over()) {
+      LP_LOG(error) << "The stdin/stdout connection ended with the connection to the service; not reconnecting";
+      co_return exit_runtime;
+    }
     if (stop_requested_) co_return exit_ok;
     set_state(tunnel_state::reconnecting, "connection lost: " + end.detail);
     // A short pause so that a service that drops every connection at once cannot spin us.
@@ -166,15 +171,23 @@ int run_tunnel(const config::options& opts) {
   if (!opts.verify_ssl)
     LP_LOG(warning) << "TLS certificate verification is OFF (-k): anyone on the path can impersonate the service";
   int exit_status = exit_runtime;
+  // A write to a pipe whose reader is gone (stdout under --stdio) fails with EPIPE instead.
+  std::signal(SIGPIPE, SIG_IGN);
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  // ssh ends its ProxyCommand with SIGHUP once it is done with it.
+  if (opts.stdio()) signals.add(SIGHUP);
   asio::steady_timer grace(ioc);
-  asio::signal_set hangup(ioc, SIGHUP);
+  // Otherwise SIGHUP reloads the token files (README: Rotating the access token).
+  asio::signal_set hangup(ioc);
   std::function<void(boost::system::error_code, int)> on_hangup = [&](boost::system::error_code ec, int) {
     if (ec) return;
     context.reload();
     hangup.async_wait(on_hangup);
   };
-  hangup.async_wait(on_hangup);
+  if (!opts.stdio()) {
+    hangup.add(SIGHUP);
+    hangup.async_wait(on_hangup);
+  }
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (ec) return;
     hangup.cancel();

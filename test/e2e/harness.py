@@ -237,8 +237,14 @@ def sha256(data):
 
 
 def echo_roundtrip(port, data, timeout=60.0, host="127.0.0.1", chunk=65536):
-    """Sends data through the tunnel to an echo server while reading the echo back; returns it."""
-    s = socket.create_connection((host, port), timeout=timeout)
+    """Sends data through the tunnel to an echo server while reading the echo back; returns it.
+    port: a TCP port on host, or the path of a Unix socket."""
+    if isinstance(port, str):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(port)
+    else:
+        s = socket.create_connection((host, port), timeout=timeout)
     received = bytearray()
     errors = []
 

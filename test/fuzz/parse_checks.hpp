@@ -28,7 +28,8 @@ inline void check_parsed(const localproxy::config::parse_result& r) {
   check(!o.endpoint.host.empty() && o.endpoint.port != 0, "run without an endpoint");
   check(!o.mappings.empty(), "run without a mapping");
   for (const auto& m : o.mappings) {
-    check(m.unix_path.empty() || o.mode == lc::proxy_mode::destination, "a Unix socket mapping in source mode");
+    check(!m.stdio || (o.mode == lc::proxy_mode::source && o.mappings.size() == 1), "--stdio beside other mappings");
+    check(!m.stdio || (m.port == 0 && m.unix_path.empty() && m.host.empty()), "--stdio with a port or path");
     check(!m.unix_path.empty() || m.port != 0 || o.mode == lc::proxy_mode::source, "a destination mapping to port 0");
     for (const auto& other : o.mappings)
       check(&other == &m || other.service_id != m.service_id, "service ID mapped twice: " + printable(m.service_id));

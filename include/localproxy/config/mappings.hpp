@@ -10,7 +10,7 @@
 
 namespace localproxy::config {
 
-// One target: `port`, `host:port`, `[v6]:port`, or (destination only) a path containing '/'.
+// One target: `port`, `host:port`, `[v6]:port`, or a Unix socket path (anything containing '/').
 // `what` names the option (or file and line) for the usage_error.
 [[nodiscard]] service_mapping parse_mapping_target(std::string_view target, proxy_mode mode, std::string_view what);
 

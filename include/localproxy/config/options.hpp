@@ -11,12 +11,13 @@ namespace localproxy::config {
 
 enum class proxy_mode { source, destination };
 
-// One -s / -d / --config-dir mapping.
+// One -s / -d / --config-dir mapping, or --stdio.
 struct service_mapping {
-  std::string service_id;  // empty: the single unnamed mapping (`-s 5555`, `-d 22`)
+  std::string service_id;  // empty: the single unnamed mapping (`-s 5555`, `-d 22`, `--stdio`)
   std::string host;        // empty: the default (bind address on source, localhost on destination)
   std::uint16_t port = 0;  // 0 when unix_path is set
-  std::string unix_path;   // destination only: connect to this Unix socket
+  std::string unix_path;   // listen on (source) or connect to (destination) this Unix socket
+  bool stdio = false;      // source, --stdio: one connection over stdin/stdout, no listener
   bool operator==(const service_mapping&) const = default;
 };
 
@@ -67,6 +68,9 @@ struct options {
   settings tunables;
   std::optional<web_proxy> proxy;  // resolved for endpoint.host (no_proxy applied)
   std::string status_file;          // --status-file; empty = none
+
+  // --stdio: the single mapping is the stdin/stdout connection.
+  [[nodiscard]] bool stdio() const noexcept { return mappings.size() == 1 && mappings.front().stdio; }
 };
 
 }  // namespace localproxy::config

@@ -10,6 +10,7 @@ namespace localproxy::config {
 
 struct settings {
   std::string default_bind_address = "localhost";
+  std::string unix_socket_mode = "0600";  // unix_socket_mode (ours): octal mode of a source's Unix sockets
   std::string endpoint_format = "data.tunneling.iot.%s.amazonaws.com";  // %s = region
   std::string extra_regions;  // extra_regions (ours): regions to take as known besides the built-in list, comma separated
 

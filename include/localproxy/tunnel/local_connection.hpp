@@ -1,5 +1,6 @@
 #pragma once
-// One local TCP or Unix connection carried by the tunnel, with bounded buffers both ways:
+// One local connection carried by the tunnel (a TCP or Unix socket, or stdin/stdout: see
+// local_stream), with bounded buffers both ways:
 //  - local -> tunnel: the reader frames what it reads in place (two frame slots, so one read
 //    overlaps one WebSocket write); with both slots waiting for the writer, it stops reading.
 //    A slot's buffer is drawn from the process's memory budget; without room, reading waits.
@@ -15,10 +16,9 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/generic/stream_protocol.hpp>
-
 #include "localproxy/protocol/frame_codec.hpp"
 #include "localproxy/tunnel/async_event.hpp"
+#include "localproxy/tunnel/local_stream.hpp"
 #include "localproxy/tunnel/memory_budget.hpp"
 #include "localproxy/tunnel/stream_table.hpp"
 
@@ -44,7 +44,7 @@ struct connection_limits {
 
 class local_connection : public std::enable_shared_from_this<local_connection> {
  public:
-  using socket_type = boost::asio::generic::stream_protocol::socket;
+  using socket_type = local_stream::socket_type;
   using clock = std::chrono::steady_clock;
 
   // `wire_service_id` / `wire_connection_id`: how DATA frames address it (per wire format).
@@ -54,9 +54,9 @@ class local_connection : public std::enable_shared_from_this<local_connection> {
   local_connection(const local_connection&) = delete;
   local_connection& operator=(const local_connection&) = delete;
 
-  // Starts both directions on a connected socket. on_local_end runs once the local side is
+  // Starts both directions on a connected stream. on_local_end runs once the local side is
   // done (EOF or error) and everything read before it was written to the tunnel.
-  void start(socket_type socket, std::function<void(local_connection&)> on_local_end);
+  void start(local_stream stream, std::function<void(local_connection&)> on_local_end);
 
   // tunnel -> local
   void deliver(std::span<const std::uint8_t> payload);
@@ -93,7 +93,7 @@ class local_connection : public std::enable_shared_from_this<local_connection> {
   // Charges (or releases) the budget for what the queue's storage now takes.
   void recharge_queue() noexcept;
 
-  socket_type socket_;
+  local_stream stream_;
   connection_ref ref_;
   std::string wire_service_id_;
   std::uint32_t wire_connection_id_;

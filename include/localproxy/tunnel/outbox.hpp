@@ -26,10 +26,13 @@ class outbox {
   void push_frame(std::shared_ptr<local_connection> connection, frame_slot& slot);
 
   [[nodiscard]] bool empty() const noexcept { return control_.empty() && frames_.empty(); }
+  // Control frames not written yet (queued, or in the write under way).
+  [[nodiscard]] bool control_pending() const noexcept { return !control_.empty() || !control_sending_.empty(); }
   [[nodiscard]] async_event& ready() noexcept { return ready_; }
 
   // Fills `buffers` with one WebSocket message (at most max_message bytes); call sent() after
-  // it was written. Returns the message size.
+  // it was written (it notifies ready(), for whoever waits for the queue to drain). Returns the
+  // message size.
   std::size_t take(std::vector<boost::asio::const_buffer>& buffers);
   void sent();
   // Drops everything (the WebSocket is gone); frames go back to their connections.

@@ -27,7 +27,7 @@ struct inherited_listener {
   std::string name;
 };
 // Takes the sockets in LISTEN_FDS (removing the variables, so nothing is taken twice). Throws
-// std::runtime_error when they are malformed or one is not a listening TCP socket.
+// std::runtime_error when they are malformed or one is not a listening TCP or Unix stream socket.
 [[nodiscard]] std::vector<inherited_listener> take_listeners();
 
 }  // namespace localproxy::tunnel::service_manager

@@ -38,7 +38,7 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
   void stop();
 
   // Source: a local client was accepted for this service.
-  void adopt(const std::string& service_id, local_connection::socket_type socket, const std::string& peer);
+  void adopt(const std::string& service_id, local_stream stream, const std::string& peer);
   [[nodiscard]] bool services_known() const noexcept { return services_known_; }
   [[nodiscard]] bool role_is_source() const noexcept;
 
@@ -67,7 +67,7 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
   void answer_unroutable(const protocol::message_view& m, const char* why);
 
   std::shared_ptr<local_connection> make_connection(const connection_ref& ref);
-  void start_connection(const std::shared_ptr<local_connection>& connection, local_connection::socket_type socket);
+  void start_connection(const std::shared_ptr<local_connection>& connection, local_stream stream);
   void local_ended(local_connection& connection, const char* how);
   void log_closed(const local_connection& connection, std::string_view how) const;
   void reset_connection(const std::shared_ptr<local_connection>& connection, const char* why);

@@ -90,8 +90,8 @@ class tunnel_context {
   void end_reload(const std::string& what);
   // tunnel_run.cpp: the one line for a failed attempt, with its likely cause and what to try.
   [[nodiscard]] std::string failure_line(const transport::connect_failure& f, int attempt) const;
-  boost::asio::awaitable<void> hand_over(std::string service_id, local_connection::socket_type socket, std::string peer);
-  void on_accept(const std::string& service_id, local_connection::socket_type socket, const std::string& peer);
+  boost::asio::awaitable<void> hand_over(std::string service_id, local_stream stream, std::string peer);
+  void on_accept(const std::string& service_id, local_stream stream, const std::string& peer);
 
   boost::asio::io_context& ioc_;
   const config::options& opts_;

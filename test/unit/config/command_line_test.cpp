@@ -56,7 +56,8 @@ TEST(CommandLine, HelpListsEveryOptionAndSkipsValidation) {
   for (const char* o : {"--help", "--version", "--access-token", "--client-token", "--proxy-endpoint", "--region",
                         "--source-listen-port", "--destination-app", "--local-bind-address", "--capath",
                         "--no-ssl-host-verify", "--export-default-settings", "--settings-json", "--config",
-                        "--verbose", "--mode", "--destination-client-type", "--config-dir", "--web-proxy"})
+                        "--verbose", "--mode", "--destination-client-type", "--config-dir", "--web-proxy",
+                        "--stdio [SERVICE]"})
     EXPECT_TRUE(contains(r.text, o)) << o;
   EXPECT_TRUE(r.text.starts_with("Usage: localproxy"));
   EXPECT_EQ(parse({"-h"}, {}).what, parse_result::action::help);
@@ -157,4 +158,41 @@ TEST(CommandLine, ErrorsQuotingInputWithControlCharactersStayOneLine) {
   EXPECT_TRUE(contains(option, "reg\\n")) << option;
   const auto control = error_of({"-r", "us-east-1", "-d", "a\x7f\tb=22"});
   EXPECT_TRUE(contains(control, "\\x7f\\t")) << control;
+}
+
+TEST(CommandLine, StdioIsASourceWithOneConnectionAndQuietLogs) {
+  service_mapping unnamed;
+  unnamed.stdio = true;
+  auto named = unnamed;
+  named.service_id = "SSH";
+  const auto r = parse({"-r", "us-east-1", "--stdio"});
+  EXPECT_EQ(r.opts.mode, proxy_mode::source);
+  EXPECT_EQ(r.opts.mappings, std::vector{unnamed});
+  EXPECT_TRUE(r.opts.stdio());
+  EXPECT_EQ(r.opts.verbosity, 3);  // warnings and errors: stderr is the ssh user's terminal
+  // SERVICE as the next word or after '='; an option after --stdio is not its value.
+  EXPECT_EQ(parse({"-r", "us-east-1", "--stdio", "SSH"}).opts.mappings, std::vector{named});
+  EXPECT_EQ(parse({"--stdio=SSH", "-r", "us-east-1"}).opts.mappings, std::vector{named});
+  const auto verbose = parse({"--stdio", "-v", "5", "-r", "us-east-1"});
+  EXPECT_EQ(verbose.opts.mappings, std::vector{unnamed});
+  EXPECT_EQ(verbose.opts.verbosity, 5);
+  EXPECT_FALSE(parse({"-r", "us-east-1", "-s", "SSH=5555"}).opts.stdio());
+}
+
+TEST(CommandLine, StdioMistakes) {
+  auto e = error_of({"-r", "us-east-1", "--stdio", "-s", "5555"});
+  EXPECT_TRUE(contains(e, "--stdio and -s/--source-listen-port: give only one")) << e;
+  e = error_of({"-r", "us-east-1", "--stdio", "SSH", "-d", "22"});
+  EXPECT_TRUE(contains(e, "--stdio and -d/--destination-app: give only one")) << e;
+  e = error_of({"-r", "us-east-1", "--stdio", "-m", "dst"});
+  EXPECT_TRUE(contains(e, "-m/--mode: says destination but --stdio is for source mode")) << e;
+  e = error_of({"-r", "us-east-1", "--stdio", "bad$id"});
+  EXPECT_TRUE(e.starts_with("--stdio: ")) << e;
+  EXPECT_TRUE(contains(e, "service ID")) << e;
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "--stdio", "SSH", "more"}), "unexpected argument"));
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "--stdio", "--stdio"}), "more than once"));
+  temp_dir dir;
+  const auto config = dir.write("c.conf", "stdio = SSH\n");
+  e = error_of({"-r", "us-east-1", "--config", config});
+  EXPECT_TRUE(contains(e, "stdio: not allowed in a config file")) << e;
 }

@@ -30,6 +30,14 @@ TEST(Mappings, SourceForms) {
             (std::vector{mapping("SSH1", "", 5555), mapping("WEB", "", 8080)}));
   EXPECT_EQ(cfg::parse_mappings("SSH1=127.0.0.1:5555", s, "-s"), std::vector{mapping("SSH1", "127.0.0.1", 5555)});
   EXPECT_EQ(cfg::parse_mappings("a_b-C=[::1]:5555", s, "-s"), std::vector{mapping("a_b-C", "::1", 5555)});
+  // A value containing '/' is a Unix socket to listen on.
+  EXPECT_EQ(cfg::parse_mappings("SSH=/run/localproxy/ssh.sock", s, "-s"),
+            std::vector{mapping("SSH", "", 0, "/run/localproxy/ssh.sock")});
+  EXPECT_EQ(cfg::parse_mappings("./x.sock", s, "-s"), std::vector{mapping("", "", 0, "./x.sock")});
+  EXPECT_EQ(cfg::parse_mappings("SSH=/tmp/s.sock,WEB=8080", s, "-s"),
+            (std::vector{mapping("SSH", "", 0, "/tmp/s.sock"), mapping("WEB", "", 8080)}));
+  const auto longest = "/" + std::string(106, 'x');
+  EXPECT_EQ(cfg::parse_mappings(longest, s, "-s"), std::vector{mapping("", "", 0, longest)});
 }
 
 TEST(Mappings, DestinationForms) {
@@ -54,7 +62,9 @@ TEST(Mappings, Errors) {
   }
   const auto e = mapping_error(std::string(129, 'x') + "=22", d);
   EXPECT_TRUE(contains(e, "service ID")) << e;
-  EXPECT_TRUE(contains(mapping_error("SSH1=/run/a.sock", proxy_mode::source), "Unix socket"));
+  const auto long_path = "SSH1=/" + std::string(107, 'x');
+  EXPECT_TRUE(contains(mapping_error(long_path, proxy_mode::source), "socket path to listen on is 108 bytes long; at most 107"))
+      << mapping_error(long_path, proxy_mode::source);
   EXPECT_TRUE(contains(mapping_error("SSH1=22,SSH1=23", d), "SSH1 is mapped twice"));
 }
 

@@ -88,6 +88,10 @@ TEST(SettingsJson, BadValuesNameTheKey) {
       {R"({"region_endpoint_overrides":{"US EAST":"h"}})", "tunneling.proxy.region_endpoint_overrides.US EAST"},
       {R"({"region_endpoint_overrides":{"us-east-1":5}})", "tunneling.proxy.region_endpoint_overrides.us-east-1"},
       {R"({"region_endpoint_overrides":{"us-east-1":"h:0"}})", "tunneling.proxy.region_endpoint_overrides.us-east-1"},
+      {R"({"unix_socket_mode":"0800"})", "tunneling.proxy.unix_socket_mode: expected a file mode of 3 or 4 octal digits"},
+      {R"({"unix_socket_mode":"1777"})", "tunneling.proxy.unix_socket_mode: expected a file mode"},
+      {R"({"unix_socket_mode":"60"})", "tunneling.proxy.unix_socket_mode"},
+      {R"({"unix_socket_mode":600})", "tunneling.proxy.unix_socket_mode: expected a string"},
   };
   for (const auto& [inner, expected] : cases) {
     const auto e = load_error(proxy_json(inner));
@@ -109,6 +113,7 @@ TEST(SettingsJson, ExportWritesRealNumbersAndBooleans) {
   EXPECT_TRUE(proxy.at("websocket").at("reconnect_on_data_error").as_bool());
   EXPECT_EQ(proxy.at("websocket").at("subprotocol").as_string(), "aws.iot.securetunneling-3.0");
   EXPECT_EQ(proxy.at("default_bind_address").as_string(), "localhost");
+  EXPECT_EQ(proxy.at("unix_socket_mode").as_string(), "0600");
   EXPECT_EQ(proxy.at("tcp").at("stall_timeout_ms").as_int64(), 5000);
   EXPECT_TRUE(proxy.at("region_endpoint_overrides").as_object().contains("cn-north-1"));
 }
@@ -121,6 +126,7 @@ TEST(SettingsJson, ExportThenLoadGivesTheSameSettings) {
   changed.subprotocol = "aws.iot.securetunneling-1.0";
   changed.connect_retry_count = 3;
   changed.status_period_ms = 0;
+  changed.unix_socket_mode = "660";
   changed.region_endpoint_overrides["us-east-1"] = "vpce.example.com:8443";
   for (const auto& original : {cfg::settings{}, changed}) {
     const auto path = (dir.path() / "out.json").string();

@@ -62,3 +62,44 @@ TEST(ServicePlan, WithoutServiceIdsTheMappingsAreUsedAsGiven) {
   auto empty = lt::plan_services(lc::proxy_mode::destination, {mapping("", 22)}, ids{});
   ASSERT_EQ(empty.services.size(), 1u);
 }
+
+namespace {
+lc::service_mapping stdio_mapping(const std::string& id) {
+  lc::service_mapping m;
+  m.service_id = id;
+  m.stdio = true;
+  return m;
+}
+std::string plan_error(const lc::service_mapping& m, const ids& tunnel) {
+  try {
+    (void)lt::plan_services(lc::proxy_mode::source, {m}, tunnel);
+  } catch (const lt::mapping_error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "accepted";
+  return "";
+}
+}  // namespace
+
+TEST(ServicePlan, StdioCarriesTheNamedServiceAndListensForNoOther) {
+  auto plan = lt::plan_services(lc::proxy_mode::source, {stdio_mapping("SSH")}, ids{"WEB", "SSH", "RDP"});
+  ASSERT_EQ(plan.services.size(), 1u);
+  EXPECT_EQ(plan.services[0].id, "SSH");
+  EXPECT_TRUE(plan.services[0].mapping.stdio);
+  EXPECT_TRUE(plan.warnings.empty());
+  plan = lt::plan_services(lc::proxy_mode::source, {stdio_mapping("")}, ids{"SSH"});
+  ASSERT_EQ(plan.services.size(), 1u);
+  EXPECT_EQ(plan.services[0].id, "SSH");
+  for (const auto& none : {std::optional<ids>{}, std::optional<ids>{ids{}}}) {
+    plan = lt::plan_services(lc::proxy_mode::source, {stdio_mapping("")}, none);
+    ASSERT_EQ(plan.services.size(), 1u);
+    EXPECT_EQ(plan.services[0].id, "");
+  }
+}
+
+TEST(ServicePlan, StdioMustNameOneOfSeveralServicesAndOnlyAKnownOne) {
+  auto e = plan_error(stdio_mapping(""), ids{"SSH", "WEB"});
+  EXPECT_NE(e.find("the tunnel has services SSH, WEB; name the one to carry, e.g. --stdio SSH"), std::string::npos) << e;
+  e = plan_error(stdio_mapping("RDP"), ids{"SSH", "WEB"});
+  EXPECT_NE(e.find("--stdio RDP: the tunnel has no such service (it has SSH, WEB)"), std::string::npos) << e;
+}

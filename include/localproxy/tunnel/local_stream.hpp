@@ -1,0 +1,63 @@
+#pragma once
+// What a local connection reads from and writes to: a connected TCP or Unix socket, or (source
+// mode, --stdio) the process's stdin and stdout, one direction each. Both kinds take the same
+// completion tokens, so the connection's loops, buffers and backpressure are the same for all.
+#include <functional>
+#include <memory>
+#include <utility>
+
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+namespace localproxy::tunnel {
+
+class local_stream {
+ public:
+  using socket_type = boost::asio::generic::stream_protocol::socket;
+
+  explicit local_stream(const boost::asio::any_io_executor& ex) : socket_(ex) {}
+  // A socket is a local stream (implicit: accepted and dialled sockets are handed on as they are).
+  local_stream(socket_type socket) : socket_(std::move(socket)) {}  // NOLINT(google-explicit-constructor)
+  // Takes over stdin (read) and stdout (write). on_closed is posted once they are given back
+  // (close, or destruction). Throws std::runtime_error when either is not open.
+  [[nodiscard]] static local_stream standard_io(const boost::asio::any_io_executor& ex, std::function<void()> on_closed);
+
+  local_stream(local_stream&&) noexcept = default;
+  local_stream& operator=(local_stream&& other) noexcept;  // closes what it held first
+  ~local_stream();
+
+  template <class Buffers, class Token>
+  auto async_read_some(const Buffers& buffers, Token&& token) {
+    if (stdio_) return stdio_->in.async_read_some(buffers, std::forward<Token>(token));
+    return socket_.async_read_some(buffers, std::forward<Token>(token));
+  }
+  template <class Buffers, class Token>
+  auto async_write_some(const Buffers& buffers, Token&& token) {
+    if (stdio_) return stdio_->out.async_write_some(buffers, std::forward<Token>(token));
+    return socket_.async_write_some(buffers, std::forward<Token>(token));
+  }
+
+  // The application sees the end of the stream after what was written (stdout: closed).
+  void shutdown_send() noexcept;
+  // A pending read ends (end of stream, or cancelled); nothing more is read.
+  void shutdown_receive() noexcept;
+  void close() noexcept;
+
+  // stdin's end is always a half-close: stdout stays open for the reply. A socket's end of
+  // stream may as well be a full close (TCP cannot tell them apart).
+  [[nodiscard]] bool end_is_half_close() const noexcept { return stdio_ != nullptr; }
+  [[nodiscard]] boost::asio::any_io_executor get_executor() { return socket_.get_executor(); }
+
+ private:
+  struct standard_streams {
+    standard_streams(const boost::asio::any_io_executor& ex, std::function<void()> closed);
+    boost::asio::posix::stream_descriptor in, out;
+    int in_flags = 0, out_flags = 0;  // as found, put back when they are given back
+    std::function<void()> on_closed;
+  };
+
+  socket_type socket_;
+  std::unique_ptr<standard_streams> stdio_;
+};
+
+}  // namespace localproxy::tunnel
