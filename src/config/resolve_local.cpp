@@ -66,7 +66,6 @@ void resolve_local(const layers& in, options& out) {
   }
   if (const auto* k = in.pick("no-ssl-host-verify")) out.verify_ssl = k->value != "true";
   if (const auto* y = in.pick("destination-client-type")) {
-    if (out.mode != proxy_mode::source) throw usage_error(y->what + ": only valid in source mode");
     if (y->value == "V1" || y->value == "v1") out.destination_client_type = 1;
     else if (y->value == "V2" || y->value == "v2") out.destination_client_type = 2;
     else throw usage_error(y->what + ": expected V1 or V2");

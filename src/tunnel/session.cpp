@@ -225,11 +225,18 @@ void tunnel_session::handle(const protocol::message_view& m) {
   if (m.type != message_type::service_ids && !services_known_) apply_services(std::nullopt);
   if (end_) return;
   auto& table = context_.table();
-  if (const bool first = !table.peer().known; table.learn(m)) {
-    const auto& peer = table.peer();
-    LP_LOG(info) << (first ? "Peer speaks protocol V" : "Peer shows it speaks protocol V") << peer.version() << " ("
-                 << (peer.multiplexed ? "many connections per stream" : "one connection per stream") << ", "
-                 << (peer.names_services ? "named services" : "no service IDs") << "); answering in that format";
+  const bool first = !table.peer().known;
+  switch (table.learn(m)) {
+    case stream_table::peer_news::none: break;
+    case stream_table::peer_news::learned: {
+      const auto& peer = table.peer();
+      LP_LOG(info) << (first ? "Peer speaks protocol V" : "Peer shows it speaks protocol V") << peer.version() << " ("
+                   << (peer.multiplexed ? "many connections per stream" : "one connection per stream") << ", "
+                   << (peer.names_services ? "named services" : "no service IDs") << "); answering in that format";
+      break;
+    }
+    case stream_table::peer_news::older_peer: on_older_destination(); break;
+    case stream_table::peer_news::older_peer_answer: on_older_destination(); return;
   }
   switch (m.type) {
     case message_type::service_ids: on_service_ids(m); break;
@@ -240,6 +247,18 @@ void tunnel_session::handle(const protocol::message_view& m) {
     case message_type::connection_reset: on_connection_reset(m); break;
     case message_type::session_reset: on_session_reset(); break;
     default: break;
+  }
+}
+
+void tunnel_session::on_older_destination() {
+  const auto version = context_.table().peer().version();
+  LP_LOG(warning) << "The destination is an older localproxy (protocol V" << version
+                  << "): only one connection per service works at a time; further connections are refused "
+                     "until it ends (-y V" << version << " says so up front)";
+  for (auto& connection : context_.table().refuse_joined()) {
+    log_closed(*connection, "refused: the destination speaks V" + std::to_string(version) +
+                                ", which carries one connection per service");
+    connection->abort();
   }
 }
 

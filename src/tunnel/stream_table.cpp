@@ -12,14 +12,14 @@ std::string describe_connection(const connection_ref& c) {
 }
 
 namespace {
-peer_facts told_by(protocol::endpoint_role role, wire_format format) {
-  if (role == protocol::endpoint_role::destination) return peer_facts{false, false, false};
-  return peer_facts{format == wire_format::v3, format != wire_format::v1, true};
+peer_facts told_by(protocol::endpoint_role role, wire_format format, bool forced) {
+  if (role == protocol::endpoint_role::destination && !forced) return peer_facts{false, false, false};
+  return peer_facts{format == wire_format::v3, format != wire_format::v1, forced};
 }
 }  // namespace
 
-stream_table::stream_table(protocol::endpoint_role role, wire_format source_format)
-    : role_(role), told_(told_by(role, source_format)), peer_(told_) {}
+stream_table::stream_table(protocol::endpoint_role role, wire_format format, bool format_forced)
+    : role_(role), forced_(format_forced), told_(told_by(role, format, format_forced)), peer_(told_) {}
 
 service_entry* stream_table::find(std::string_view service_id) noexcept {
   if (service_id.empty()) return services_.size() == 1 ? &services_.front() : nullptr;
@@ -28,22 +28,61 @@ service_entry* stream_table::find(std::string_view service_id) noexcept {
   return nullptr;
 }
 
-bool stream_table::learn(const protocol::message_view& m) {
-  if (role_ != protocol::endpoint_role::destination) return false;
+stream_table::peer_news stream_table::learn(const protocol::message_view& m) {
+  if (forced_ || (role_ == protocol::endpoint_role::source && peer_.known)) return peer_news::none;
+  if (role_ == protocol::endpoint_role::source) return learn_from_destination(m);
   const bool starts = m.type == message_type::stream_start || m.type == message_type::connection_start;
   // A connection ID, or a message only V3 has, proves the peer multiplexes connections.
   const bool multiplexes = m.connection_id != 0 || m.type == message_type::connection_start ||
                            m.type == message_type::connection_reset;
   const bool names = m.has_service_id && !m.service_id.empty();
   if (!peer_.known) {
-    if (!starts) return false;
+    if (!starts) return peer_news::none;
     peer_ = peer_facts{multiplexes, names, true};
-    return true;
+    return peer_news::learned;
   }
   const auto before = peer_;
   peer_.multiplexed = peer_.multiplexed || multiplexes;
   peer_.names_services = peer_.names_services || names;
-  return before.multiplexed != peer_.multiplexed || before.names_services != peer_.names_services;
+  const bool changed = before.multiplexed != peer_.multiplexed || before.names_services != peer_.names_services;
+  return changed ? peer_news::learned : peer_news::none;
+}
+
+stream_table::peer_news stream_table::learn_from_destination(const protocol::message_view& m) {
+  // Only what the destination says about a live stream of ours tells its version: a reset the
+  // service sends, or stale data, carries no such sign.
+  const service_entry* s = find(m.service_id);
+  if (!s || s->stream_id == 0 || m.stream_id != s->stream_id) return peer_news::none;
+  if (m.connection_id != 0 || m.type == message_type::connection_reset) {
+    peer_.known = true;  // V3 confirmed: connection IDs come back
+    return peer_news::none;
+  }
+  const bool joined = std::any_of(s->connections.begin(), s->connections.end(),
+                                  [](const auto& c) { return c.first != 1; });
+  const bool answers_first = m.type == message_type::data && s->connections.contains(1);
+  const bool resets_joined = m.type == message_type::stream_reset && joined;
+  if (!answers_first && !resets_joined) return peer_news::none;
+  // A V3 destination on an unnamed tunnel sends no service ID either: only on a named one does
+  // its absence say V1.
+  peer_ = peer_facts{false, !(m.service_id.empty() && !s->id.empty()), true};
+  // The STREAM_RESET answered what an older proxy cannot read; its first connection lives on
+  // unless that is all the stream has.
+  return resets_joined && s->connections.contains(1) ? peer_news::older_peer_answer : peer_news::older_peer;
+}
+
+std::vector<std::shared_ptr<local_connection>> stream_table::refuse_joined() {
+  std::vector<std::shared_ptr<local_connection>> refused;
+  for (auto& s : services_)
+    for (auto it = s.connections.begin(); it != s.connections.end();) {
+      if (it->first == 1) {
+        ++it;
+        continue;
+      }
+      remember(&s, s.stream_id, it->first);
+      if (it->second) refused.push_back(std::move(it->second));
+      it = s.connections.erase(it);
+    }
+  return refused;
 }
 
 std::optional<stream_table::opened> stream_table::open_connection(service_entry& s) {
@@ -77,6 +116,8 @@ stream_table::started stream_table::on_start(const protocol::message_view& m, st
     s->connections = {{connection_id, nullptr}};
     s->next_connection_id = connection_id + 1;
   } else {
+    // A destination given -y V1/V2 is the older proxy it stands for: it answers as they do.
+    if (!peer_.multiplexed) return refuse("this destination speaks one connection per stream (-y)");
     if (m.stream_id != s->stream_id) return refuse("its stream is not the current one");
     if (s->connections.contains(connection_id)) {
       result.why = "that connection is already open";
@@ -181,7 +222,7 @@ std::optional<protocol::message_fields> stream_table::answer_unroutable(const pr
   remember(s, m.stream_id, connection_id);
   protocol::message_fields f;
   f.stream_id = m.stream_id;
-  f.service_id = m.service_id;
+  f.service_id = forced_ && !peer_.names_services ? std::string_view{} : m.service_id;
   if (peer_.multiplexed) {
     f.type = message_type::connection_reset;
     f.connection_id = connection_id;

@@ -58,6 +58,7 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
 
   void handle(const protocol::message_view& m);
   void on_service_ids(const protocol::message_view& m);
+  void on_older_destination();
   void apply_services(const std::optional<std::vector<std::string>>& ids);
   void on_start(const protocol::message_view& m);
   void on_data(const protocol::message_view& m);

@@ -23,13 +23,16 @@ class local_connection;
 // What -y asks a source to speak: V1 no service IDs, V2 service IDs, V3 service and connection IDs.
 enum class wire_format { v1 = 1, v2 = 2, v3 = 3 };
 
-// Two independent facts about the peer. A source is told them (-y); a destination learns them
-// from the peer's messages and only ever upgrades them within a session. An absent service ID
-// does not mean V1: on a tunnel without services a V3 peer sends none but does send connection IDs.
+// Two independent facts about the peer. A destination learns them from the peer's messages and
+// only ever upgrades them within a session. A source told them by -y keeps them; without -y it
+// assumes V3 until the destination's answers confirm it or show an older proxy, and then
+// downgrades once. A destination given -y speaks only that format (as an older proxy would).
+// An absent service ID does not mean V1: on a tunnel without services a V3 peer sends none but
+// does send connection IDs.
 struct peer_facts {
   bool multiplexed = true;     // many connections per stream (V3), each with its own ID
   bool names_services = true;  // service IDs on the wire (V2/V3)
-  bool known = false;          // destination: learned from the peer's first start
+  bool known = false;          // learned from the peer (or told by -y): no longer to be found out
   [[nodiscard]] int version() const noexcept { return multiplexed ? 3 : names_services ? 2 : 1; }
 };
 
@@ -54,7 +57,8 @@ struct connection_ref {
 
 class stream_table {
  public:
-  stream_table(protocol::endpoint_role role, wire_format source_format);
+  // format_forced: -y was given (a source: the destination's format; a destination: its own).
+  stream_table(protocol::endpoint_role role, wire_format format, bool format_forced = false);
 
   void set_services(std::vector<service_entry> services) { services_ = std::move(services); }
   [[nodiscard]] std::vector<service_entry>& services() noexcept { return services_; }
@@ -62,9 +66,20 @@ class stream_table {
   [[nodiscard]] service_entry* find(std::string_view service_id) noexcept;
 
   [[nodiscard]] const peer_facts& peer() const noexcept { return peer_; }
-  // Destination: what a message received from the peer shows about it. True when the facts
-  // were learned (the first start) or upgraded (a later sign of V3 or of named services).
-  bool learn(const protocol::message_view& m);
+  // What a message received from the peer shows about it.
+  //  - learned: (destination) the facts were learned (the first start) or upgraded (a later sign
+  //    of V3 or of named services);
+  //  - older_peer: (source without -y) the destination answered the first connection of a stream
+  //    without a connection ID, or reset a stream that has CONNECTION_START connections (its
+  //    answer to a type it does not know): it is V2, or V1 when it sends no service ID on a
+  //    tunnel with a named service. The facts are now those; call refuse_joined();
+  //  - older_peer_answer: as older_peer, and the message (that STREAM_RESET) answered the
+  //    CONNECTION_STARTs alone: it does not end the stream's first connection.
+  enum class peer_news { none, learned, older_peer, older_peer_answer };
+  peer_news learn(const protocol::message_view& m);
+  // After older_peer: the connections that joined a stream with CONNECTION_START, now forgotten
+  // (the peer never had them; it is told nothing). Each stream's first connection stays.
+  [[nodiscard]] std::vector<std::shared_ptr<local_connection>> refuse_joined();
 
   // Source: a local client connected to service s. Returns its IDs and whether it opens a new
   // stream (STREAM_START) or joins the current one (CONNECTION_START); nullopt when a V1/V2
@@ -132,11 +147,14 @@ class stream_table {
   };
   static constexpr std::size_t max_remembered = 512;
 
+  peer_news learn_from_destination(const protocol::message_view& m);
+
   void remember(const service_entry* s, std::int32_t stream_id, std::uint32_t connection_id);
   [[nodiscard]] bool remembered(const service_entry* s, std::int32_t stream_id, std::uint32_t connection_id) const;
   std::vector<std::shared_ptr<local_connection>> end_current_stream(service_entry& s);
 
   protocol::endpoint_role role_;
+  bool forced_;
   peer_facts told_;  // what the options say, restored when a session ends
   peer_facts peer_;
   std::vector<service_entry> services_;

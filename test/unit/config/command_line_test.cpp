@@ -121,8 +121,8 @@ TEST(CommandLine, DestinationClientType) {
   EXPECT_EQ(parse({"-r", "us-east-1", "-s", "1", "-y", "V1"}).opts.destination_client_type, 1);
   EXPECT_EQ(parse({"-r", "us-east-1", "-s", "1", "--destination-client-type", "V2"}).opts.destination_client_type, 2);
   EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-s", "1", "-y", "V7"}), "-y/--destination-client-type: expected V1 or V2"));
-  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-d", "22", "-y", "V1"}),
-                       "-y/--destination-client-type: only valid in source mode"));
+  // A destination given -y speaks only that older format (as an older proxy would).
+  EXPECT_EQ(parse({"-r", "us-east-1", "-d", "22", "-y", "V1"}).opts.destination_client_type, 1);
 }
 
 TEST(CommandLine, CapathMustBeADirectory) {

@@ -1,0 +1,90 @@
+"""A source started without -y finds out that its destination is an older proxy (ours forced to
+-y V2 or -y V1 speaks only that format) and keeps working: the first connection carries bytes both
+ways, a second one at the same time is refused with a log line, a new one after the first closed
+works, and the warning is logged once."""
+import os
+import re
+import socket
+import time
+import unittest
+
+from harness import Harness, free_port, sha256
+
+
+def recv_exactly(s, n, timeout=20.0):
+    s.settimeout(timeout)
+    out = bytearray()
+    while len(out) < n:
+        b = s.recv(n - len(out))
+        if not b:
+            break
+        out.extend(b)
+    return bytes(out)
+
+
+def closed_by_peer(s, timeout=10.0):
+    """True when the peer closed s (EOF or reset) within timeout."""
+    s.settimeout(timeout)
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+class OlderDestination(Harness):
+    def run_against(self, version, named):
+        self.start_service()
+        echo = self.echo_server()
+        service = ["SSH"] if named else []
+        prefix = "SSH=" if named else ""
+        src, dst, ports = self.start_pair(f"{prefix}{echo.port}", f"{prefix}{free_port()}", service,
+                                          dst_extra=["-y", version])
+        port = ports[0]
+        first = socket.create_connection(("127.0.0.1", port), timeout=20)
+        data = os.urandom(300000)
+        first.sendall(data[:1000])
+        self.assertEqual(recv_exactly(first, 1000), data[:1000])
+        src.wait_for(r"\[warning\] The destination is an older localproxy \(protocol V" + version[1] + r"\)")
+
+        second = socket.create_connection(("127.0.0.1", port), timeout=20)
+        self.assertTrue(closed_by_peer(second), "the second connection was not refused")
+        second.close()
+        src.wait_for(r"Refusing connection from 127\.0\.0\.1:\d+: the destination speaks V" + version[1] +
+                     r", which carries one connection per service")
+
+        # The first connection still carries bytes both ways.
+        first.sendall(data[1000:])
+        self.assertEqual(sha256(recv_exactly(first, len(data) - 1000, timeout=60)), sha256(data[1000:]))
+        first.close()
+        src.wait_for(r"Disconnected from: .* connection 1, closed by the client")
+
+        # After the first closed, a new connection works (a new stream, as V1/V2 have it).
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                third = socket.create_connection(("127.0.0.1", port), timeout=20)
+                third.sendall(b"third")
+                self.assertEqual(recv_exactly(third, 5, timeout=5), b"third")
+                third.close()
+                break
+            except (AssertionError, OSError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        self.assertEqual(len(re.findall(r"The destination is an older localproxy", src.text())), 1, src.tail())
+        self.assertNotIn("rror", "".join(l for l in src.text().splitlines() if "[error]" in l or "[fatal]" in l))
+
+    def test_v2_destination_named_service(self):
+        self.run_against("V2", named=True)
+
+    def test_v1_destination_named_service(self):
+        self.run_against("V1", named=True)
+
+    def test_v2_destination_unnamed_tunnel(self):
+        self.run_against("V2", named=False)
+
+
+if __name__ == "__main__":
+    unittest.main()
