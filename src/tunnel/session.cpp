@@ -318,6 +318,7 @@ void tunnel_session::on_data(const protocol::message_view& m) {
     answer_unroutable(m, "no such connection");
     return;
   }
+  connection->ref().service->counters.bytes_from_tunnel += m.payload.size();
   connection->deliver(m.payload);
   if (connection->pending_bytes() > limits_.queue_limit || limits_.budget->over())
     congested_.push_back(std::move(connection));

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "localproxy/tunnel/local_connection.hpp"
+
 namespace localproxy::tunnel {
 
 using protocol::message_type;
@@ -20,6 +22,17 @@ peer_facts told_by(protocol::endpoint_role role, wire_format format, bool forced
 
 stream_table::stream_table(protocol::endpoint_role role, wire_format format, bool format_forced)
     : role_(role), forced_(format_forced), told_(told_by(role, format, format_forced)), peer_(told_) {}
+
+void stream_table::set_services(std::vector<service_entry> services) {
+  for (auto& s : services)
+    for (const auto& old : services_)
+      if (old.id == s.id) s.counters = old.counters;
+  services_ = std::move(services);
+}
+
+void stream_table::retire(service_entry& s, const local_connection* c) noexcept {
+  if (c) s.counters.bytes_to_tunnel += c->bytes_from_local();
+}
 
 service_entry* stream_table::find(std::string_view service_id) noexcept {
   if (service_id.empty()) return services_.size() == 1 ? &services_.front() : nullptr;
@@ -79,6 +92,8 @@ std::vector<std::shared_ptr<local_connection>> stream_table::refuse_joined() {
         continue;
       }
       remember(&s, s.stream_id, it->first);
+      retire(s, it->second.get());
+      ++s.counters.refused;
       if (it->second) refused.push_back(std::move(it->second));
       it = s.connections.erase(it);
     }
@@ -90,11 +105,16 @@ std::optional<stream_table::opened> stream_table::open_connection(service_entry&
     s.stream_id = next_stream_id_++;
     s.next_connection_id = 2;
     s.connections = {{1, nullptr}};
+    ++s.counters.opened;
     return opened{{&s, s.stream_id, 1}, message_type::stream_start};
   }
-  if (!peer_.multiplexed) return std::nullopt;
+  if (!peer_.multiplexed) {
+    ++s.counters.refused;
+    return std::nullopt;
+  }
   const auto id = s.next_connection_id++;
   s.connections.emplace(id, nullptr);
+  ++s.counters.opened;
   return opened{{&s, s.stream_id, id}, message_type::connection_start};
 }
 
@@ -108,6 +128,10 @@ stream_table::started stream_table::on_start(const protocol::message_view& m, st
     return result;
   };
   if (!s) return refuse("the tunnel has no such service here");
+  const auto refuse_for = [&](const char* why) {
+    ++s->counters.refused;
+    return refuse(why);
+  };
   if (m.type == message_type::stream_start) {
     result.replaced = end_current_stream(*s);
     // A stream ID may come again (a restarted source counts from 1): it is a new stream.
@@ -117,15 +141,16 @@ stream_table::started stream_table::on_start(const protocol::message_view& m, st
     s->next_connection_id = connection_id + 1;
   } else {
     // A destination given -y V1/V2 is the older proxy it stands for: it answers as they do.
-    if (!peer_.multiplexed) return refuse("this destination speaks one connection per stream (-y)");
-    if (m.stream_id != s->stream_id) return refuse("its stream is not the current one");
+    if (!peer_.multiplexed) return refuse_for("this destination speaks one connection per stream (-y)");
+    if (m.stream_id != s->stream_id) return refuse_for("its stream is not the current one");
     if (s->connections.contains(connection_id)) {
       result.why = "that connection is already open";
       return result;
     }
-    if (s->connections.size() >= max_connections) return refuse("tcp.max_active_connections is reached");
+    if (s->connections.size() >= max_connections) return refuse_for("tcp.max_active_connections is reached");
     s->connections.emplace(connection_id, nullptr);
   }
+  ++s->counters.opened;
   result.ref = {s, m.stream_id, connection_id};
   return result;
 }
@@ -151,6 +176,7 @@ std::shared_ptr<local_connection> stream_table::reset_by_peer(const protocol::me
   if (it == s->connections.end()) return nullptr;
   auto connection = std::move(it->second);
   s->connections.erase(it);
+  retire(*s, connection.get());
   remember(s, m.stream_id, connection_id);
   return connection;
 }
@@ -158,8 +184,10 @@ std::shared_ptr<local_connection> stream_table::reset_by_peer(const protocol::me
 std::vector<std::shared_ptr<local_connection>> stream_table::end_current_stream(service_entry& s) {
   std::vector<std::shared_ptr<local_connection>> ended;
   if (s.stream_id == 0) return ended;
-  for (auto& [id, connection] : s.connections)
+  for (auto& [id, connection] : s.connections) {
+    retire(s, connection.get());
     if (connection) ended.push_back(std::move(connection));
+  }
   s.connections.clear();
   remember(&s, s.stream_id, 0);
   s.stream_id = 0;
@@ -201,7 +229,9 @@ bool stream_table::is_live(const connection_ref& c) const noexcept {
 std::optional<protocol::message_fields> stream_table::close_connection(const connection_ref& c,
                                                                      const local_connection* expected) {
   if (!is_live(c)) return std::nullopt;
-  if (expected && c.service->connections.at(c.connection_id).get() != expected) return std::nullopt;
+  auto& live = c.service->connections.at(c.connection_id);
+  if (expected && live.get() != expected) return std::nullopt;
+  retire(*c.service, live.get());
   c.service->connections.erase(c.connection_id);
   remember(c.service, c.stream_id, c.connection_id);
   if (peer_.multiplexed) return address(message_type::connection_reset, c);

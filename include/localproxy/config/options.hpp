@@ -54,6 +54,8 @@ struct options {
   settings tunables;
   std::optional<web_proxy> proxy;  // resolved for endpoint.host (no_proxy applied)
   std::string status_file;          // --status-file; empty = none
+  std::string metrics_host;         // --metrics; brackets removed
+  std::uint16_t metrics_port = 0;   // --metrics; 0 = off
 };
 
 }  // namespace localproxy::config

@@ -45,6 +45,7 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
   [[nodiscard]] std::optional<std::chrono::microseconds> rtt() const noexcept { return rtt_; }
   [[nodiscard]] std::uint64_t bytes_received() const noexcept { return bytes_in_; }
   [[nodiscard]] std::uint64_t bytes_sent() const noexcept { return bytes_out_; }
+  [[nodiscard]] const memory_budget& budget() const noexcept { return *limits_.budget; }
 
  private:
   boost::asio::awaitable<void> read_loop();

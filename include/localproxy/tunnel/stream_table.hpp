@@ -15,6 +15,7 @@
 #include "localproxy/config/options.hpp"
 #include "localproxy/protocol/message.hpp"
 #include "localproxy/protocol/rules.hpp"
+#include "localproxy/tunnel/metrics.hpp"
 
 namespace localproxy::tunnel {
 
@@ -44,6 +45,7 @@ struct service_entry {
   // The live connections of the current stream. An entry exists from the start message until
   // the connection ends; its local connection is attached right after the entry is made.
   std::map<std::uint32_t, std::shared_ptr<local_connection>> connections;
+  service_counters counters;  // kept across sessions and a change of the tunnel's services
 };
 
 struct connection_ref {
@@ -60,7 +62,8 @@ class stream_table {
   // format_forced: -y was given (a source: the destination's format; a destination: its own).
   stream_table(protocol::endpoint_role role, wire_format format, bool format_forced = false);
 
-  void set_services(std::vector<service_entry> services) { services_ = std::move(services); }
+  // New entries take over the counters of the old ones with the same ID.
+  void set_services(std::vector<service_entry> services);
   [[nodiscard]] std::vector<service_entry>& services() noexcept { return services_; }
   // An empty id means "the only service" (a tunnel without services, or a V1 peer).
   [[nodiscard]] service_entry* find(std::string_view service_id) noexcept;
@@ -152,6 +155,8 @@ class stream_table {
   void remember(const service_entry* s, std::int32_t stream_id, std::uint32_t connection_id);
   [[nodiscard]] bool remembered(const service_entry* s, std::int32_t stream_id, std::uint32_t connection_id) const;
   std::vector<std::shared_ptr<local_connection>> end_current_stream(service_entry& s);
+  // A connection leaves the table: what it read counts for its service from now on.
+  static void retire(service_entry& s, const local_connection* c) noexcept;
 
   protocol::endpoint_role role_;
   bool forced_;
