@@ -50,7 +50,8 @@ std::shared_ptr<metrics_server> metrics_server::open(const asio::any_io_executor
   if (!endpoint.address().is_loopback())
     LP_LOG(warning) << describe(host, port)
                     << " is not a loopback address: anyone who can reach it sees the tunnel's services and traffic figures";
-  LP_LOG(info) << "Serving metrics on http://" << describe(host, port).substr(10) << "/metrics";
+  const auto bound = acceptor.local_endpoint(ec);
+  LP_LOG(info) << "Serving metrics on http://" << describe(host, bound.port()).substr(10) << "/metrics";
   auto server = std::make_shared<metrics_server>(std::move(acceptor), std::move(read), limits);
   asio::co_spawn(ex, server->accept_loop(server), asio::detached);
   return server;

@@ -2,13 +2,16 @@
 tunnel-service; 404 elsewhere; a port in use or a bad address is a usage error (exit 2) before
 the first handshake."""
 import http.client
+import http.server
+import json
 import os
 import re
 import socket
+import threading
 import time
 import unittest
 
-from harness import Harness, free_port
+from harness import FAST_SETTINGS, LOCALPROXY, Harness, Proc, free_port
 
 LINE_RX = re.compile(r'^([a-z_]+)(?:\{([^}]*)\})? (\S+)$')
 
@@ -55,7 +58,13 @@ class Metrics(Harness):
         """Scrapes until pred(values) holds; returns the last values."""
         deadline = time.monotonic() + timeout
         while True:
-            status, _, body = scrape(port)
+            try:
+                status, _, body = scrape(port)
+            except ConnectionRefusedError:  # the process is still starting
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+                continue
             self.assertEqual(status, 200)
             values = parse(body)
             if pred(values) or time.monotonic() > deadline:
@@ -127,6 +136,46 @@ class Metrics(Harness):
                               metric(v, "localproxy_connected") == 1)
         self.assertEqual(metric(v, "localproxy_reconnects_total"), 1, src.tail())
         self.assertEqual(metric(v, "localproxy_connected"), 1)
+
+    def test_handshake_failures_are_counted_by_status(self):
+        # A "service" that answers every WebSocket upgrade with 503 (retried), then one that is gone.
+        class Busy(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        busy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Busy)
+        threading.Thread(target=busy.serve_forever, daemon=True).start()
+        try:
+            port = free_port()
+            p = self.start_proxy_raw(["-s", str(free_port()), "-e", f"ws://127.0.0.1:{busy.server_address[1]}",
+                                      "--metrics", str(port)])
+            v = self.wait_metrics(port, lambda v: (metric(v, "localproxy_handshake_failures_total", status="503")
+                                                   or 0) >= 2)
+            self.assertGreaterEqual(metric(v, "localproxy_handshake_failures_total", status="503"), 2, p.tail())
+            self.assertEqual(metric(v, "localproxy_connected"), 0)
+            self.assertEqual(metric(v, "localproxy_reconnects_total"), 0)
+        finally:
+            busy.shutdown()
+            busy.server_close()
+        closed = free_port()
+        port = free_port()
+        p = self.start_proxy_raw(["-s", str(free_port()), "-e", f"ws://127.0.0.1:{closed}", "--metrics", str(port)])
+        v = self.wait_metrics(port, lambda v: (metric(v, "localproxy_handshake_failures_total", status="0") or 0) >= 1)
+        self.assertGreaterEqual(metric(v, "localproxy_handshake_failures_total", status="0"), 1, p.tail())
+
+    def start_proxy_raw(self, args):
+        settings = os.path.join(self.dir, f"settings-{len(self.procs)}.json")
+        with open(settings, "w") as f:
+            json.dump(FAST_SETTINGS, f)
+        p = Proc(f"source-{len(self.procs)}", [LOCALPROXY] + args + ["--settings-json", settings, "-v", "5"], self.dir,
+                 env={"AWSIOT_TUNNEL_ACCESS_TOKEN": "token"})
+        self.procs.append(p)
+        return p
 
     def test_other_paths_get_404(self):
         self.start_service()

@@ -9,6 +9,7 @@ import time
 import unittest
 
 from harness import Harness, free_port, sha256
+from test_metrics import metric, parse, scrape
 
 
 def recv_exactly(s, n, timeout=20.0):
@@ -39,8 +40,9 @@ class OlderDestination(Harness):
         echo = self.echo_server()
         service = ["SSH"] if named else []
         prefix = "SSH=" if named else ""
+        metrics = free_port()
         src, dst, ports = self.start_pair(f"{prefix}{echo.port}", f"{prefix}{free_port()}", service,
-                                          dst_extra=["-y", version])
+                                          dst_extra=["-y", version], src_extra=["--metrics", str(metrics)])
         port = ports[0]
         first = socket.create_connection(("127.0.0.1", port), timeout=20)
         data = os.urandom(300000)
@@ -74,6 +76,10 @@ class OlderDestination(Harness):
                     raise
                 time.sleep(0.3)
         self.assertEqual(len(re.findall(r"The destination is an older localproxy", src.text())), 1, src.tail())
+        values = parse(scrape(metrics)[2])
+        label = "SSH" if named else ""
+        self.assertEqual(metric(values, "localproxy_connections_refused_total", service=label), 1)
+        self.assertEqual(metric(values, "localproxy_connections_opened_total", service=label), 2)
         self.assertNotIn("rror", "".join(l for l in src.text().splitlines() if "[error]" in l or "[fatal]" in l))
 
     def test_v2_destination_named_service(self):

@@ -448,3 +448,25 @@ TEST_F(Table, DestinationGivenYAnswersAConnectionStartWithAStreamReset) {
   EXPECT_TRUE(t.is_live(a));
   EXPECT_EQ(t.address(message_type::data, a).connection_id, 0u);
 }
+
+TEST_F(Table, CountsOpenedAndRefusedConnectionsPerServiceAcrossAChangeOfServices) {
+  lt::stream_table t(endpoint_role::source, wire_format::v2, true);
+  t.set_services({service("SSH"), service("WEB")});
+  (void)open(t, "SSH");
+  EXPECT_FALSE(t.open_connection(*t.find("SSH")));  // V2: one at a time
+  EXPECT_EQ(t.find("SSH")->counters.opened, 1u);
+  EXPECT_EQ(t.find("SSH")->counters.refused, 1u);
+  EXPECT_EQ(t.find("WEB")->counters.opened, 0u);
+  (void)t.end_all();
+  t.set_services({service("SSH")});
+  EXPECT_EQ(t.find("SSH")->counters.opened, 1u);  // the same service keeps its counters
+}
+
+TEST_F(Table, DestinationCountsStartsItHonoursAndRefuses) {
+  auto t = make(endpoint_role::destination, wire_format::v3, {"SSH"});
+  (void)start(t, msg(message_type::stream_start, 1, "SSH", 1));
+  (void)start(t, msg(message_type::connection_start, 1, "SSH", 2));
+  (void)t.on_start(msg(message_type::connection_start, 9, "SSH", 3), 128);  // not the current stream
+  EXPECT_EQ(t.find("SSH")->counters.opened, 2u);
+  EXPECT_EQ(t.find("SSH")->counters.refused, 1u);
+}
