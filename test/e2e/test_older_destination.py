@@ -82,6 +82,26 @@ class OlderDestination(Harness):
         self.assertEqual(metric(values, "localproxy_connections_opened_total", service=label), 2)
         self.assertNotIn("rror", "".join(l for l in src.text().splitlines() if "[error]" in l or "[fatal]" in l))
 
+    def test_second_connection_before_any_answer(self):
+        # Both clients connect before the destination said anything: the second goes out as a
+        # CONNECTION_START, which the older destination resets; the first goes on.
+        self.start_service()
+        echo = self.echo_server()
+        src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"], dst_extra=["-y", "V2"])
+        first = socket.create_connection(("127.0.0.1", ports[0]), timeout=20)
+        src.wait_for(r"Opened service SSH stream \d+ connection 1 ")
+        second = socket.create_connection(("127.0.0.1", ports[0]), timeout=20)
+        src.wait_for(r"Opened service SSH stream \d+ connection 2 .*CONNECTION_START")
+        self.assertTrue(closed_by_peer(second), "the second connection was not refused")
+        second.close()
+        src.wait_for(r"\[warning\] The destination is an older localproxy \(protocol V2\)")
+        src.wait_for(r"connection 2, refused: the destination speaks V2, which carries one connection per service")
+        data = os.urandom(100000)
+        first.sendall(data)
+        self.assertEqual(sha256(recv_exactly(first, len(data), timeout=60)), sha256(data))
+        first.close()
+        self.assertEqual(len(re.findall(r"The destination is an older localproxy", src.text())), 1, src.tail())
+
     def test_v2_destination_named_service(self):
         self.run_against("V2", named=True)
 
