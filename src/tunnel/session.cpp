@@ -237,6 +237,9 @@ void tunnel_session::handle(const protocol::message_view& m) {
     }
     case stream_table::peer_news::older_peer: on_older_destination(); break;
     case stream_table::peer_news::older_peer_answer: on_older_destination(); return;
+    case stream_table::peer_news::answer:
+      LP_LOG(debug) << "STREAM_RESET for stream " << m.stream_id << " answers a refused CONNECTION_START";
+      return;
   }
   switch (m.type) {
     case message_type::service_ids: on_service_ids(m); break;
@@ -251,8 +254,11 @@ void tunnel_session::handle(const protocol::message_view& m) {
 }
 
 void tunnel_session::on_older_destination() {
-  const auto version = context_.table().peer().version();
-  LP_LOG(warning) << "The destination is an older localproxy (protocol V" << version
+  const auto& peer = context_.table().peer();
+  const auto version = peer.version();
+  // Unconfirmed (a reset that a V3 destination might have sent too): the next answer tells.
+  LP_LOG(warning) << "The destination " << (peer.known ? "is" : "looks like") << " an older localproxy (protocol V"
+                  << version
                   << "): only one connection per service works at a time; further connections are refused "
                      "until it ends (-y V" << version << " says so up front)";
   for (auto& connection : context_.table().refuse_joined()) {

@@ -42,7 +42,7 @@ service_entry* stream_table::find(std::string_view service_id) noexcept {
 }
 
 stream_table::peer_news stream_table::learn(const protocol::message_view& m) {
-  if (forced_ || (role_ == protocol::endpoint_role::source && peer_.known)) return peer_news::none;
+  if (forced_) return peer_news::none;
   if (role_ == protocol::endpoint_role::source) return learn_from_destination(m);
   const bool starts = m.type == message_type::stream_start || m.type == message_type::connection_start;
   // A connection ID, or a message only V3 has, proves the peer multiplexes connections.
@@ -64,23 +64,46 @@ stream_table::peer_news stream_table::learn(const protocol::message_view& m) {
 stream_table::peer_news stream_table::learn_from_destination(const protocol::message_view& m) {
   // Only what the destination says about a live stream of ours tells its version: a reset the
   // service sends, or stale data, carries no such sign.
-  const service_entry* s = find(m.service_id);
+  service_entry* s = find(m.service_id);
   if (!s || s->stream_id == 0 || m.stream_id != s->stream_id) return peer_news::none;
+  if (!peer_.multiplexed && m.type == message_type::stream_reset && s->unanswered_joins > 0) {
+    --s->unanswered_joins;
+    return peer_news::answer;
+  }
+  if (peer_.known) return peer_news::none;
   if (m.connection_id != 0 || m.type == message_type::connection_reset) {
-    peer_.known = true;  // V3 confirmed: connection IDs come back
-    return peer_news::none;
+    // V3 confirmed: connection IDs come back (also after a reset taken for an older proxy's).
+    const bool was_down = !peer_.multiplexed;
+    peer_ = peer_facts{true, peer_.names_services, true};
+    return was_down ? peer_news::learned : peer_news::none;
+  }
+  // A V3 destination on an unnamed tunnel sends no service ID either: only on a named one does
+  // its absence say V1.
+  const bool names = !(m.service_id.empty() && !s->id.empty());
+  const bool first_sign = peer_.multiplexed;
+  if (m.type == message_type::data && s->connections.contains(1)) {
+    peer_ = peer_facts{false, names, true};
+    if (first_sign) expect_join_answers(nullptr);
+    return first_sign ? peer_news::older_peer : peer_news::none;
   }
   const bool joined = std::any_of(s->connections.begin(), s->connections.end(),
                                   [](const auto& c) { return c.first != 1; });
-  const bool answers_first = m.type == message_type::data && s->connections.contains(1);
-  const bool resets_joined = m.type == message_type::stream_reset && joined;
-  if (!answers_first && !resets_joined) return peer_news::none;
-  // A V3 destination on an unnamed tunnel sends no service ID either: only on a named one does
-  // its absence say V1.
-  peer_ = peer_facts{false, !(m.service_id.empty() && !s->id.empty()), true};
-  // The STREAM_RESET answered what an older proxy cannot read; its first connection lives on
-  // unless that is all the stream has.
-  return resets_joined && s->connections.contains(1) ? peer_news::older_peer_answer : peer_news::older_peer;
+  if (m.type != message_type::stream_reset || !joined) return peer_news::none;
+  // A STREAM_RESET of a stream with CONNECTION_STARTs: an older proxy answering what it cannot
+  // read, or a V3 one ending the stream (the reference does so when its application cannot be
+  // reached). Taken for the former until the next answer tells: starts go on carrying
+  // connection IDs, which a V3 destination sends back.
+  peer_ = peer_facts{false, names, false};
+  expect_join_answers(s);
+  return s->connections.contains(1) ? peer_news::older_peer_answer : peer_news::older_peer;
+}
+
+void stream_table::expect_join_answers(const service_entry* answered) {
+  for (auto& e : services_) {
+    const auto joins = static_cast<std::uint32_t>(
+        std::count_if(e.connections.begin(), e.connections.end(), [](const auto& c) { return c.first != 1; }));
+    e.unanswered_joins = joins - (&e == answered && joins > 0 ? 1 : 0);
+  }
 }
 
 std::vector<std::shared_ptr<local_connection>> stream_table::refuse_joined() {
@@ -189,6 +212,7 @@ std::vector<std::shared_ptr<local_connection>> stream_table::end_current_stream(
     if (connection) ended.push_back(std::move(connection));
   }
   s.connections.clear();
+  s.unanswered_joins = 0;
   remember(&s, s.stream_id, 0);
   s.stream_id = 0;
   return ended;

@@ -8,7 +8,9 @@ import socket
 import time
 import unittest
 
-from harness import Harness, free_port, sha256
+import threading
+
+from harness import EchoServer, Harness, free_port, peer_binary, sha256
 from test_metrics import metric, parse, scrape
 
 
@@ -94,13 +96,54 @@ class OlderDestination(Harness):
         src.wait_for(r"Opened service SSH stream \d+ connection 2 .*CONNECTION_START")
         self.assertTrue(closed_by_peer(second), "the second connection was not refused")
         second.close()
-        src.wait_for(r"\[warning\] The destination is an older localproxy \(protocol V2\)")
+        src.wait_for(r"\[warning\] The destination looks like an older localproxy \(protocol V2\)")
         src.wait_for(r"connection 2, refused: the destination speaks V2, which carries one connection per service")
         data = os.urandom(100000)
         first.sendall(data)
         self.assertEqual(sha256(recv_exactly(first, len(data), timeout=60)), sha256(data))
         first.close()
-        self.assertEqual(len(re.findall(r"The destination is an older localproxy", src.text())), 1, src.tail())
+        self.assertEqual(len(re.findall(r"The destination (is|looks like) an older localproxy", src.text())), 1,
+                         src.tail())
+
+    def test_reference_v3_destination_resetting_the_stream_is_not_taken_for_older(self):
+        # The reference 3.3.1 answers every start whose application it cannot reach with a
+        # STREAM_RESET, as an older proxy answers a CONNECTION_START: once the application is up,
+        # its connection IDs show V3 again and connections run side by side.
+        dst_binary = peer_binary("destination")
+        self.start_service()
+        app_port = free_port()
+        src, dst, ports = self.start_pair(f"SSH={app_port}", f"SSH={free_port()}", ["SSH"], dst_binary=dst_binary,
+                                          settings={"tunneling": {"proxy": {"tcp": {
+                                              "connection_retry_count": 1, "connection_retry_delay_ms": 1500}}}})
+        a = socket.create_connection(("127.0.0.1", ports[0]), timeout=20)
+        src.wait_for(r"Opened service SSH stream \d+ connection 1 ")
+        b = socket.create_connection(("127.0.0.1", ports[0]), timeout=20)
+        # b went out as CONNECTION_START before the reference gave up on a: its reset looks like an
+        # older proxy's answer to that.
+        src.wait_for(r"The destination looks like an older localproxy")
+        self.assertTrue(closed_by_peer(a) and closed_by_peer(b))
+        a.close()
+        b.close()
+        app = socket.socket()
+        app.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        app.bind(("127.0.0.1", app_port))
+        app.listen()
+        self.servers.append(app)
+
+        def serve():
+            for _ in range(2):
+                conn = app.accept()[0]
+                threading.Thread(target=lambda c=conn: [EchoServer.echo(c), c.close()], daemon=True).start()
+        threading.Thread(target=serve, daemon=True).start()
+        one = socket.create_connection(("127.0.0.1", ports[0]), timeout=20)
+        one.sendall(b"one")
+        self.assertEqual(recv_exactly(one, 3), b"one")
+        two = socket.create_connection(("127.0.0.1", ports[0]), timeout=20)
+        two.sendall(b"two")
+        self.assertEqual(recv_exactly(two, 3), b"two")  # side by side: V3 again
+        one.close()
+        two.close()
+        src.wait_for(r"Peer speaks protocol V3")
 
     def test_v2_destination_named_service(self):
         self.run_against("V2", named=True)

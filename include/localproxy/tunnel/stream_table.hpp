@@ -46,6 +46,9 @@ struct service_entry {
   // the connection ends; its local connection is attached right after the entry is made.
   std::map<std::uint32_t, std::shared_ptr<local_connection>> connections;
   service_counters counters;  // kept across sessions and a change of the tunnel's services
+  // Source: CONNECTION_STARTs of the current stream refused when the destination turned out to be
+  // older before it answered them; its STREAM_RESETs answering them are not the stream's end.
+  std::uint32_t unanswered_joins = 0;
 };
 
 struct connection_ref {
@@ -77,8 +80,13 @@ class stream_table {
   //    answer to a type it does not know): it is V2, or V1 when it sends no service ID on a
   //    tunnel with a named service. The facts are now those; call refuse_joined();
   //  - older_peer_answer: as older_peer, and the message (that STREAM_RESET) answered the
-  //    CONNECTION_STARTs alone: it does not end the stream's first connection.
-  enum class peer_news { none, learned, older_peer, older_peer_answer };
+  //    CONNECTION_STARTs alone: it does not end the stream's first connection. Such a reset is
+  //    also what a V3 destination sends when it ends the stream, so the facts stay unconfirmed
+  //    and a connection ID in a later answer makes the peer V3 again (learned).
+  //  A downgrade is reported once (older_peer or older_peer_answer), a return to V3 as learned;
+  //  a later STREAM_RESET that answers a refused CONNECTION_START is peer_news::answer (nothing
+  //  to do: it does not end the stream's first connection).
+  enum class peer_news { none, learned, older_peer, older_peer_answer, answer };
   peer_news learn(const protocol::message_view& m);
   // After older_peer: the connections that joined a stream with CONNECTION_START, now forgotten
   // (the peer never had them; it is told nothing). Each stream's first connection stays.
@@ -133,8 +141,11 @@ class stream_table {
   // Addressing of an outgoing message about connection c, per the peer facts.
   [[nodiscard]] protocol::message_fields address(protocol::message_type type, const connection_ref& c) const;
   [[nodiscard]] std::string_view wire_service_id(const service_entry& s) const noexcept;
+  // A source not yet sure that its destination is older names its connections anyway: an older
+  // proxy ignores the ID, a V3 one sends it back.
   [[nodiscard]] std::uint32_t wire_connection_id(std::uint32_t connection_id) const noexcept {
-    return peer_.multiplexed ? connection_id : 0;
+    const bool unsure = role_ == protocol::endpoint_role::source && !peer_.known;
+    return peer_.multiplexed || unsure ? connection_id : 0;
   }
 
   [[nodiscard]] std::size_t live_connections(const service_entry& s) const noexcept { return s.connections.size(); }
@@ -151,6 +162,9 @@ class stream_table {
   static constexpr std::size_t max_remembered = 512;
 
   peer_news learn_from_destination(const protocol::message_view& m);
+  // The peer is older: the STREAM_RESETs still due for the CONNECTION_STARTs it got (less the
+  // one that `answered` one of them) will not end the streams.
+  void expect_join_answers(const service_entry* answered);
 
   void remember(const service_entry* s, std::int32_t stream_id, std::uint32_t connection_id);
   [[nodiscard]] bool remembered(const service_entry* s, std::int32_t stream_id, std::uint32_t connection_id) const;

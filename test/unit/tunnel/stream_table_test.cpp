@@ -38,7 +38,7 @@ lp::message_view msg(message_type t, std::int32_t stream, std::string_view servi
 class Table : public ::testing::Test {
  protected:
   lt::stream_table make(endpoint_role role, wire_format format, std::vector<std::string> ids) {
-    lt::stream_table t(role, format);
+    lt::stream_table t(role, format, format != wire_format::v3);  // as -y V1/V2 makes them
     std::vector<lt::service_entry> services;
     for (auto& id : ids) services.push_back(service(id));
     t.set_services(std::move(services));
@@ -469,4 +469,42 @@ TEST_F(Table, DestinationCountsStartsItHonoursAndRefuses) {
   (void)t.on_start(msg(message_type::connection_start, 9, "SSH", 3), 128);  // not the current stream
   EXPECT_EQ(t.find("SSH")->counters.opened, 2u);
   EXPECT_EQ(t.find("SSH")->counters.refused, 1u);
+}
+
+TEST_F(Table, SourceWithoutYTakesTheLateAnswerToARefusedConnectionStartForWhatItIs) {
+  auto t = make(endpoint_role::source, wire_format::v3, {"SSH"});
+  auto a = open(t, "SSH");
+  (void)open(t, "SSH");  // CONNECTION_START in flight when the answer without connection ID comes
+  EXPECT_EQ(t.learn(msg(message_type::data, a.stream_id, "SSH")), lt::stream_table::peer_news::older_peer);
+  EXPECT_EQ(t.refuse_joined().size(), 1u);
+  // The older destination's STREAM_RESET for that CONNECTION_START: not the end of a.
+  EXPECT_EQ(t.learn(msg(message_type::stream_reset, a.stream_id, "SSH")), lt::stream_table::peer_news::answer);
+  EXPECT_TRUE(t.is_live(a));
+  // The next one is.
+  EXPECT_EQ(t.learn(msg(message_type::stream_reset, a.stream_id, "SSH")), lt::stream_table::peer_news::none);
+  EXPECT_EQ(t.end_stream(msg(message_type::stream_reset, a.stream_id, "SSH")).size(), 1u);
+}
+
+TEST_F(Table, SourceWithoutYGoesBackToV3WhenAResetWasAV3DestinationEndingTheStream) {
+  // The reference 3.3.1 answers each start whose application it cannot reach with a STREAM_RESET.
+  auto t = make(endpoint_role::source, wire_format::v3, {"SSH"});
+  auto a = open(t, "SSH");
+  (void)open(t, "SSH");
+  (void)open(t, "SSH");
+  EXPECT_EQ(t.learn(msg(message_type::stream_reset, a.stream_id, "SSH")),
+            lt::stream_table::peer_news::older_peer_answer);
+  EXPECT_EQ(t.refuse_joined().size(), 2u);
+  EXPECT_FALSE(t.peer().known);  // to be confirmed
+  EXPECT_EQ(t.learn(msg(message_type::stream_reset, a.stream_id, "SSH")), lt::stream_table::peer_news::answer);
+  EXPECT_EQ(t.learn(msg(message_type::stream_reset, a.stream_id, "SSH")), lt::stream_table::peer_news::none);
+  EXPECT_EQ(t.end_stream(msg(message_type::stream_reset, a.stream_id, "SSH")).size(), 1u);
+  // The next start still names its connection; a V3 destination sends the ID back.
+  auto next = t.open_connection(*t.find("SSH"));
+  ASSERT_TRUE(next);
+  EXPECT_EQ(t.address(message_type::stream_start, next->ref).connection_id, 1u);
+  attach(t, next->ref);
+  EXPECT_EQ(t.learn(msg(message_type::data, next->ref.stream_id, "SSH", 1)), learned);
+  EXPECT_EQ(t.peer().version(), 3);
+  EXPECT_TRUE(t.peer().known);
+  EXPECT_TRUE(t.open_connection(*t.find("SSH")));  // many connections again
 }
