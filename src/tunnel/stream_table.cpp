@@ -18,6 +18,11 @@ peer_facts told_by(protocol::endpoint_role role, wire_format format, bool forced
   if (role == protocol::endpoint_role::destination && !forced) return peer_facts{false, false, false};
   return peer_facts{format == wire_format::v3, format != wire_format::v1, forced};
 }
+
+// How many connections joined the service's stream with CONNECTION_START (all but the first).
+std::uint32_t joined_connections(const service_entry& s) {
+  return static_cast<std::uint32_t>(s.connections.size() - s.connections.count(1));
+}
 }  // namespace
 
 stream_table::stream_table(protocol::endpoint_role role, wire_format format, bool format_forced)
@@ -86,9 +91,7 @@ stream_table::peer_news stream_table::learn_from_destination(const protocol::mes
     if (first_sign) expect_join_answers(nullptr);
     return first_sign ? peer_news::older_peer : peer_news::none;
   }
-  const bool joined = std::any_of(s->connections.begin(), s->connections.end(),
-                                  [](const auto& c) { return c.first != 1; });
-  if (m.type != message_type::stream_reset || !joined) return peer_news::none;
+  if (m.type != message_type::stream_reset || joined_connections(*s) == 0) return peer_news::none;
   // A STREAM_RESET of a stream with CONNECTION_STARTs: an older proxy answering what it cannot
   // read, or a V3 one ending the stream (the reference does so when its application cannot be
   // reached). Taken for the former until the next answer tells: starts go on carrying
@@ -100,8 +103,7 @@ stream_table::peer_news stream_table::learn_from_destination(const protocol::mes
 
 void stream_table::expect_join_answers(const service_entry* answered) {
   for (auto& e : services_) {
-    const auto joins = static_cast<std::uint32_t>(
-        std::count_if(e.connections.begin(), e.connections.end(), [](const auto& c) { return c.first != 1; }));
+    const auto joins = joined_connections(e);
     e.unanswered_joins = joins - (&e == answered && joins > 0 ? 1 : 0);
   }
 }
