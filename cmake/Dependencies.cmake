@@ -20,3 +20,6 @@ target_link_libraries(lp_boost INTERFACE Boost::headers OpenSSL::SSL OpenSSL::Cr
 # loaded (dlopen) only under a service manager, see src/tunnel/service_manager.cpp.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBSYSTEMD REQUIRED libsystemd)
+
+# The metrics endpoint's registry and exposition format (prometheus-cpp-dev; only its core).
+find_package(prometheus-cpp REQUIRED CONFIG)

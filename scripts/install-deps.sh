@@ -5,7 +5,8 @@
 set -euo pipefail
 
 packages=(g++ cmake make pkg-config git ca-certificates
-          libboost1.81-all-dev libssl-dev libprotobuf-dev protobuf-compiler libsystemd-dev)
+          libboost1.81-all-dev libssl-dev libprotobuf-dev protobuf-compiler libsystemd-dev
+          prometheus-cpp-dev)
 case "${1:-}" in
   --demo) packages+=(python3) ;;
   --test) packages+=(python3 libgtest-dev openssl socat tinyproxy openssh-server openssh-client procps systemd dpkg-dev file groff-base) ;;

@@ -9,6 +9,7 @@
 #include "localproxy/config/command_line.hpp"
 #include "localproxy/config/token_file.hpp"
 #include "localproxy/log/log.hpp"
+#include "localproxy/metrics/metrics_server.hpp"
 #include "localproxy/tunnel/status_file.hpp"
 #include "localproxy/tunnel/tunnel.hpp"
 
@@ -48,7 +49,11 @@ int run(int argc, char** argv) {
   if (opts.proxy) log::add_secret(opts.proxy->password);
   log::init(opts.verbosity);
   for (const auto& warning : parsed.warnings) LP_LOG(warning) << warning;
-  return tunnel::run_tunnel(opts);
+  if (opts.metrics_port == 0) return tunnel::run_tunnel(opts);
+  return tunnel::run_tunnel(opts, [&opts](tunnel::tunnel_context& tunnel) -> std::shared_ptr<void> {
+    return metrics::metrics_server::open(tunnel.executor(), opts.metrics_host, opts.metrics_port,
+                                         [&tunnel] { return tunnel.metrics(); });
+  });
 }
 
 }  // namespace

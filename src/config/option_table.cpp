@@ -6,7 +6,7 @@
 namespace localproxy::config::option_table {
 namespace {
 
-const std::array<option, 25> options{{
+const std::array<option, 26> options{{
     {"help", 'h', "", false, false, "show this help and exit"},
     {"version", 'V', "", false, false, "show the version and exit"},
     {"access-token", 't', "TOKEN", false, true,
@@ -38,13 +38,15 @@ const std::array<option, 25> options{{
      "log level: 0 off, 1 fatal, 2 error, 3 warning, 4 info (default), 5 debug, 6 or more trace"},
     {"mode", 'm', "MODE", false, true, "src, source, dst or destination (when the mappings come from --config-dir)"},
     {"destination-client-type", 'y', "V1|V2", false, true,
-     "source mode: the destination is an older localproxy speaking protocol V1 or V2"},
+     "source: the destination is an older localproxy (V1 or V2; found out without it); destination: speak only that"},
     {"config-dir", 0, "DIR", false, true,
      "a directory of files with SERVICE = [HOST:]PORT lines (default ./config if it exists)"},
     {"web-proxy", 0, "URL", false, true,
      "reach the service through an HTTP proxy: http[s]://[USER:PASSWORD@]HOST[:PORT] (or https_proxy)"},
     {"status-file", 0, "FILE", false, true,
      "keep a JSON status (state, RTT, connections, bytes) in FILE (or LOCALPROXY_STATUS_FILE)"},
+    {"metrics", 0, "[HOST:]PORT", false, true,
+     "serve Prometheus metrics on GET /metrics at HOST:PORT (HOST 127.0.0.1 unless given; off by default)"},
     {"health", 0, "FILE", false, false,
      "check a status file: exit 0 if it says connected and is fresh, 1 otherwise"},
     {"health-max-age", 0, "SECONDS", false, false,

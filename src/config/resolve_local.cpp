@@ -1,7 +1,8 @@
-// Tokens and the options that only concern this machine: logging, bind address, CAs, -y.
+// Tokens and the options that only concern this machine: logging, bind address, CAs, -y, --metrics.
 #include <filesystem>
 #include <optional>
 
+#include "host_port.hpp"
 #include "layers.hpp"
 #include "localproxy/config/token_file.hpp"
 #include "localproxy/config/validation.hpp"
@@ -75,9 +76,15 @@ void resolve_local(const layers& in, options& out) {
       throw usage_error(f->what + ": the directory " + dir.string() + " does not exist");
     out.status_file = f->value;
   }
+  if (const auto* m = in.pick("metrics")) {
+    const bool port_only = !m->value.empty() && m->value.find_first_not_of("0123456789") == std::string::npos;
+    const auto hp = port_only ? host_port{"127.0.0.1", m->value} : split_host_port(m->value, m->what);
+    if (!hp.port) throw usage_error(m->what + ": expected [HOST:]PORT");
+    out.metrics_host = hp.host;
+    out.metrics_port = static_cast<std::uint16_t>(parse_integer(*hp.port, 1, 65535, m->what));
+  }
   if (const auto* k = in.pick("no-ssl-host-verify")) out.verify_ssl = k->value != "true";
   if (const auto* y = in.pick("destination-client-type")) {
-    if (out.mode != proxy_mode::source) throw usage_error(y->what + ": only valid in source mode");
     if (y->value == "V1" || y->value == "v1") out.destination_client_type = 1;
     else if (y->value == "V2" || y->value == "v2") out.destination_client_type = 2;
     else throw usage_error(y->what + ": expected V1 or V2");

@@ -227,11 +227,21 @@ void tunnel_session::handle(const protocol::message_view& m) {
   if (m.type != message_type::service_ids && !services_known_) apply_services(std::nullopt);
   if (end_) return;
   auto& table = context_.table();
-  if (const bool first = !table.peer().known; table.learn(m)) {
-    const auto& peer = table.peer();
-    LP_LOG(info) << (first ? "Peer speaks protocol V" : "Peer shows it speaks protocol V") << peer.version() << " ("
-                 << (peer.multiplexed ? "many connections per stream" : "one connection per stream") << ", "
-                 << (peer.names_services ? "named services" : "no service IDs") << "); answering in that format";
+  const bool first = !table.peer().known;
+  switch (table.learn(m)) {
+    case stream_table::peer_news::none: break;
+    case stream_table::peer_news::learned: {
+      const auto& peer = table.peer();
+      LP_LOG(info) << (first ? "Peer speaks protocol V" : "Peer shows it speaks protocol V") << peer.version() << " ("
+                   << (peer.multiplexed ? "many connections per stream" : "one connection per stream") << ", "
+                   << (peer.names_services ? "named services" : "no service IDs") << "); answering in that format";
+      break;
+    }
+    case stream_table::peer_news::older_peer: on_older_destination(); break;
+    case stream_table::peer_news::older_peer_answer: on_older_destination(); return;
+    case stream_table::peer_news::answer:
+      LP_LOG(debug) << "STREAM_RESET for stream " << m.stream_id << " answers a refused CONNECTION_START";
+      return;
   }
   switch (m.type) {
     case message_type::service_ids: on_service_ids(m); break;
@@ -242,6 +252,21 @@ void tunnel_session::handle(const protocol::message_view& m) {
     case message_type::connection_reset: on_connection_reset(m); break;
     case message_type::session_reset: on_session_reset(); break;
     default: break;
+  }
+}
+
+void tunnel_session::on_older_destination() {
+  const auto& peer = context_.table().peer();
+  const auto version = peer.version();
+  // Unconfirmed (a reset that a V3 destination might have sent too): the next answer tells.
+  LP_LOG(warning) << "The destination " << (peer.known ? "is" : "looks like") << " an older localproxy (protocol V"
+                  << version
+                  << "): only one connection per service works at a time; further connections are refused "
+                     "until it ends (-y V" << version << " says so up front)";
+  for (auto& connection : context_.table().refuse_joined()) {
+    log_closed(*connection, "refused: the destination speaks V" + std::to_string(version) +
+                                ", which carries one connection per service");
+    connection->abort();
   }
 }
 
@@ -301,6 +326,7 @@ void tunnel_session::on_data(const protocol::message_view& m) {
     answer_unroutable(m, "no such connection");
     return;
   }
+  connection->ref().service->counters.bytes_from_tunnel += m.payload.size();
   connection->deliver(m.payload);
   if (connection->pending_bytes() > limits_.queue_limit || limits_.budget->over())
     congested_.push_back(std::move(connection));

@@ -56,6 +56,7 @@ void tunnel_session::adopt(const std::string& service_id, local_stream stream, c
   const auto& tunables = context_.options().tunables;
   if (!service || shut_down_) return;
   if (table.live_connections(*service) >= tunables.max_active_connections) {
+    ++service->counters.refused;
     LP_LOG(warning) << "Refusing connection from " << peer << ": service " << service->id << " already has "
                     << tunables.max_active_connections << " connections (tcp.max_active_connections)";
     return;

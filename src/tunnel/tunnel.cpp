@@ -77,8 +77,8 @@ protocol::endpoint_role role_of(const config::options& o) {
 }
 
 wire_format initial_format(const config::options& o) {
-  if (o.mode == config::proxy_mode::source && o.destination_client_type == 1) return wire_format::v1;
-  if (o.mode == config::proxy_mode::source && o.destination_client_type == 2) return wire_format::v2;
+  if (o.destination_client_type == 1) return wire_format::v1;
+  if (o.destination_client_type == 2) return wire_format::v2;
   return wire_format::v3;
 }
 
@@ -92,7 +92,7 @@ std::mt19937_64 seeded_rng() {
 tunnel_context::tunnel_context(asio::io_context& ioc, const config::options& opts)
     : ioc_(ioc),
       opts_(opts),
-      table_(role_of(opts), initial_format(opts)),
+      table_(role_of(opts), initial_format(opts), opts.destination_client_type != 3),
       listeners_(ioc.get_executor(),
                  [this](const std::string& id, local_stream stream, const std::string& peer) {
                    on_accept(id, std::move(stream), peer);

@@ -77,6 +77,7 @@ asio::awaitable<std::unique_ptr<transport::websocket_connection>> tunnel_context
       co_return ws;
     }
     last_error_ = "could not connect to " + opts_.endpoint.url() + ": " + failure.message + http_suffix(failure);
+    ++counters_.handshake_failures[failure.http_status];
     if (!failure.retryable()) {
       // After RotateTunnelAccessToken the service drops both ends and refuses the old token: the
       // file may already hold the new one.
@@ -124,6 +125,14 @@ asio::awaitable<int> tunnel_context::run() {
       co_return exit_config;
     }
   }
+  if (companion_) {
+    try {
+      companion_state_ = companion_(*this);
+    } catch (const std::exception& e) {
+      LP_LOG(error) << e.what() << " (nothing was sent to the service: the access token is still unused)";
+      co_return exit_config;
+    }
+  }
   asio::co_spawn(ioc_, status_loop(), asio::detached);
   if (const auto period = service_manager::watchdog_period()) asio::co_spawn(ioc_, watchdog_loop(*period), asio::detached);
   set_state(tunnel_state::connecting, "connecting to " + opts_.endpoint.url());
@@ -131,6 +140,7 @@ asio::awaitable<int> tunnel_context::run() {
     int exit_status = exit_ok;
     auto ws = co_await connect(exit_status);
     if (!ws) co_return exit_status;
+    ++counters_.sessions;
     backoff_.reset();
     session_ = std::make_shared<tunnel_session>(*this, std::move(ws));
     const auto end = co_await session_->run();
@@ -165,9 +175,10 @@ asio::awaitable<int> tunnel_context::run() {
   }
 }
 
-int run_tunnel(const config::options& opts) {
+int run_tunnel(const config::options& opts, const companion& beside) {
   asio::io_context ioc(1);
   tunnel_context context(ioc, opts);
+  context.run_beside(beside);
   if (!opts.verify_ssl)
     LP_LOG(warning) << "TLS certificate verification is OFF (-k): anyone on the path can impersonate the service";
   int exit_status = exit_runtime;

@@ -92,7 +92,8 @@ class Install(unittest.TestCase):
         deb = os.path.join(self.dir, debs[0])
         control = run(["dpkg-deb", "-f", deb]).stdout
         depends = re.search(r"^Depends: (.*)$", control, re.M).group(1)
-        for package in ("libssl3", "libboost-log1.81.0", "libprotobuf-lite32", "libsystemd0", "ca-certificates"):
+        for package in ("libssl3", "libboost-log1.81.0", "libprotobuf-lite32", "libsystemd0", "ca-certificates",
+                        "libprometheus-cpp-core1.0"):
             self.assertIn(package, depends)
         files = run(["dpkg-deb", "-c", deb]).stdout
         for path in ("./usr/bin/localproxy", "./usr/lib/systemd/system/localproxy@.service",

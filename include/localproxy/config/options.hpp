@@ -68,6 +68,8 @@ struct options {
   settings tunables;
   std::optional<web_proxy> proxy;  // resolved for endpoint.host (no_proxy applied)
   std::string status_file;          // --status-file; empty = none
+  std::string metrics_host;         // --metrics; brackets removed
+  std::uint16_t metrics_port = 0;   // --metrics; 0 = off
 
   // --stdio: the single mapping is the stdin/stdout connection.
   [[nodiscard]] bool stdio() const noexcept { return mappings.size() == 1 && mappings.front().stdio; }

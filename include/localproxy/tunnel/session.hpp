@@ -45,6 +45,7 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
   [[nodiscard]] std::optional<std::chrono::microseconds> rtt() const noexcept { return rtt_; }
   [[nodiscard]] std::uint64_t bytes_received() const noexcept { return bytes_in_; }
   [[nodiscard]] std::uint64_t bytes_sent() const noexcept { return bytes_out_; }
+  [[nodiscard]] const memory_budget& budget() const noexcept { return *limits_.budget; }
 
  private:
   boost::asio::awaitable<void> read_loop();
@@ -58,6 +59,7 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
 
   void handle(const protocol::message_view& m);
   void on_service_ids(const protocol::message_view& m);
+  void on_older_destination();
   void apply_services(const std::optional<std::vector<std::string>>& ids);
   void on_start(const protocol::message_view& m);
   void on_data(const protocol::message_view& m);

@@ -15,6 +15,7 @@
 #include "localproxy/config/options.hpp"
 #include "localproxy/protocol/message.hpp"
 #include "localproxy/protocol/rules.hpp"
+#include "localproxy/tunnel/metrics.hpp"
 
 namespace localproxy::tunnel {
 
@@ -23,13 +24,16 @@ class local_connection;
 // What -y asks a source to speak: V1 no service IDs, V2 service IDs, V3 service and connection IDs.
 enum class wire_format { v1 = 1, v2 = 2, v3 = 3 };
 
-// Two independent facts about the peer. A source is told them (-y); a destination learns them
-// from the peer's messages and only ever upgrades them within a session. An absent service ID
-// does not mean V1: on a tunnel without services a V3 peer sends none but does send connection IDs.
+// Two independent facts about the peer. A destination learns them from the peer's messages and
+// only ever upgrades them within a session. A source told them by -y keeps them; without -y it
+// assumes V3 until the destination's answers confirm it or show an older proxy, and then
+// downgrades once. A destination given -y speaks only that format (as an older proxy would).
+// An absent service ID does not mean V1: on a tunnel without services a V3 peer sends none but
+// does send connection IDs.
 struct peer_facts {
   bool multiplexed = true;     // many connections per stream (V3), each with its own ID
   bool names_services = true;  // service IDs on the wire (V2/V3)
-  bool known = false;          // destination: learned from the peer's first start
+  bool known = false;          // learned from the peer (or told by -y): no longer to be found out
   [[nodiscard]] int version() const noexcept { return multiplexed ? 3 : names_services ? 2 : 1; }
 };
 
@@ -41,6 +45,10 @@ struct service_entry {
   // The live connections of the current stream. An entry exists from the start message until
   // the connection ends; its local connection is attached right after the entry is made.
   std::map<std::uint32_t, std::shared_ptr<local_connection>> connections;
+  service_counters counters;  // kept across sessions and a change of the tunnel's services
+  // Source: CONNECTION_STARTs of the current stream refused when the destination turned out to be
+  // older before it answered them; its STREAM_RESETs answering them are not the stream's end.
+  std::uint32_t unanswered_joins = 0;
 };
 
 struct connection_ref {
@@ -54,17 +62,35 @@ struct connection_ref {
 
 class stream_table {
  public:
-  stream_table(protocol::endpoint_role role, wire_format source_format);
+  // format_forced: -y was given (a source: the destination's format; a destination: its own).
+  stream_table(protocol::endpoint_role role, wire_format format, bool format_forced = false);
 
-  void set_services(std::vector<service_entry> services) { services_ = std::move(services); }
+  // New entries take over the counters of the old ones with the same ID.
+  void set_services(std::vector<service_entry> services);
   [[nodiscard]] std::vector<service_entry>& services() noexcept { return services_; }
   // An empty id means "the only service" (a tunnel without services, or a V1 peer).
   [[nodiscard]] service_entry* find(std::string_view service_id) noexcept;
 
   [[nodiscard]] const peer_facts& peer() const noexcept { return peer_; }
-  // Destination: what a message received from the peer shows about it. True when the facts
-  // were learned (the first start) or upgraded (a later sign of V3 or of named services).
-  bool learn(const protocol::message_view& m);
+  // What a message received from the peer shows about it.
+  //  - learned: (destination) the facts were learned (the first start) or upgraded (a later sign
+  //    of V3 or of named services);
+  //  - older_peer: (source without -y) the destination answered the first connection of a stream
+  //    without a connection ID, or reset a stream that has CONNECTION_START connections (its
+  //    answer to a type it does not know): it is V2, or V1 when it sends no service ID on a
+  //    tunnel with a named service. The facts are now those; call refuse_joined();
+  //  - older_peer_answer: as older_peer, and the message (that STREAM_RESET) answered the
+  //    CONNECTION_STARTs alone: it does not end the stream's first connection. Such a reset is
+  //    also what a V3 destination sends when it ends the stream, so the facts stay unconfirmed
+  //    and a connection ID in a later answer makes the peer V3 again (learned).
+  //  A downgrade is reported once (older_peer or older_peer_answer), a return to V3 as learned;
+  //  a later STREAM_RESET that answers a refused CONNECTION_START is peer_news::answer (nothing
+  //  to do: it does not end the stream's first connection).
+  enum class peer_news { none, learned, older_peer, older_peer_answer, answer };
+  peer_news learn(const protocol::message_view& m);
+  // After older_peer: the connections that joined a stream with CONNECTION_START, now forgotten
+  // (the peer never had them; it is told nothing). Each stream's first connection stays.
+  [[nodiscard]] std::vector<std::shared_ptr<local_connection>> refuse_joined();
 
   // Source: a local client connected to service s. Returns its IDs and whether it opens a new
   // stream (STREAM_START) or joins the current one (CONNECTION_START); nullopt when a V1/V2
@@ -115,8 +141,11 @@ class stream_table {
   // Addressing of an outgoing message about connection c, per the peer facts.
   [[nodiscard]] protocol::message_fields address(protocol::message_type type, const connection_ref& c) const;
   [[nodiscard]] std::string_view wire_service_id(const service_entry& s) const noexcept;
+  // A source not yet sure that its destination is older names its connections anyway: an older
+  // proxy ignores the ID, a V3 one sends it back.
   [[nodiscard]] std::uint32_t wire_connection_id(std::uint32_t connection_id) const noexcept {
-    return peer_.multiplexed ? connection_id : 0;
+    const bool unsure = role_ == protocol::endpoint_role::source && !peer_.known;
+    return peer_.multiplexed || unsure ? connection_id : 0;
   }
 
   [[nodiscard]] std::size_t live_connections(const service_entry& s) const noexcept { return s.connections.size(); }
@@ -132,11 +161,19 @@ class stream_table {
   };
   static constexpr std::size_t max_remembered = 512;
 
+  peer_news learn_from_destination(const protocol::message_view& m);
+  // The peer is older: the STREAM_RESETs still due for the CONNECTION_STARTs it got (less the
+  // one that `answered` one of them) will not end the streams.
+  void expect_join_answers(const service_entry* answered);
+
   void remember(const service_entry* s, std::int32_t stream_id, std::uint32_t connection_id);
   [[nodiscard]] bool remembered(const service_entry* s, std::int32_t stream_id, std::uint32_t connection_id) const;
   std::vector<std::shared_ptr<local_connection>> end_current_stream(service_entry& s);
+  // A connection leaves the table: what it read counts for its service from now on.
+  static void retire(service_entry& s, const local_connection* c) noexcept;
 
   protocol::endpoint_role role_;
+  bool forced_;
   peer_facts told_;  // what the options say, restored when a session ends
   peer_facts peer_;
   std::vector<service_entry> services_;

@@ -4,6 +4,7 @@
 // does not fit the tunnel, 3 rejected by the service or the web proxy).
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -18,6 +19,7 @@
 #include "localproxy/tunnel/async_event.hpp"
 #include "localproxy/tunnel/backoff.hpp"
 #include "localproxy/tunnel/local_connection.hpp"
+#include "localproxy/tunnel/metrics.hpp"
 #include "localproxy/tunnel/source_listeners.hpp"
 #include "localproxy/tunnel/status_file.hpp"
 #include "localproxy/tunnel/stream_table.hpp"
@@ -25,10 +27,16 @@
 namespace localproxy::tunnel {
 
 class tunnel_session;
+class tunnel_context;
+
+// Something that runs beside the tunnel on its event loop (the metrics endpoint), started after
+// the local checks and before the first handshake. What it returns lives as long as the tunnel;
+// an exception is a local mistake (exit status 2, nothing sent).
+using companion = std::function<std::shared_ptr<void>(tunnel_context&)>;
 
 // Runs until the tunnel ends; returns the exit status. Installs SIGINT/SIGTERM handling, and
 // SIGHUP, which reloads the token files (tunnel_context::reload).
-int run_tunnel(const config::options& opts);
+int run_tunnel(const config::options& opts, const companion& beside = {});
 
 // The WebSocket request for these options and tokens (URL, headers, subprotocol, timeouts, proxy).
 [[nodiscard]] transport::websocket_target make_target(const config::options& opts, const std::string& access_token,
@@ -64,6 +72,10 @@ class tunnel_context {
 
   // Reports the end (status file, STOPPING=1) once the run is over.
   void finish(int exit_status);
+
+  // metrics.cpp: the counters and gauges now, for the metrics endpoint (event loop thread only).
+  [[nodiscard]] metrics_snapshot metrics();
+  void run_beside(companion beside) { companion_ = std::move(beside); }
 
  private:
   boost::asio::awaitable<std::unique_ptr<transport::websocket_connection>> connect(int& exit_status);
@@ -122,6 +134,9 @@ class tunnel_context {
   std::string last_error_;
   std::string status_write_error_;  // the last one logged, so a full disk is not logged every period
   bool ready_sent_ = false;
+  tunnel_counters counters_;
+  companion companion_;
+  std::shared_ptr<void> companion_state_;
 };
 
 }  // namespace localproxy::tunnel

@@ -122,8 +122,21 @@ TEST(CommandLine, DestinationClientType) {
   EXPECT_EQ(parse({"-r", "us-east-1", "-s", "1", "-y", "V1"}).opts.destination_client_type, 1);
   EXPECT_EQ(parse({"-r", "us-east-1", "-s", "1", "--destination-client-type", "V2"}).opts.destination_client_type, 2);
   EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-s", "1", "-y", "V7"}), "-y/--destination-client-type: expected V1 or V2"));
-  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-d", "22", "-y", "V1"}),
-                       "-y/--destination-client-type: only valid in source mode"));
+  // A destination given -y speaks only that older format (as an older proxy would).
+  EXPECT_EQ(parse({"-r", "us-east-1", "-d", "22", "-y", "V1"}).opts.destination_client_type, 1);
+}
+
+TEST(CommandLine, MetricsAddress) {
+  EXPECT_EQ(parse({"-r", "us-east-1", "-s", "1"}).opts.metrics_port, 0);  // off by default
+  const auto port_only = parse({"-r", "us-east-1", "-s", "1", "--metrics", "9100"}).opts;
+  EXPECT_EQ(port_only.metrics_host, "127.0.0.1");
+  EXPECT_EQ(port_only.metrics_port, 9100);
+  const auto v6 = parse({"-r", "us-east-1", "-d", "22", "--metrics", "[::1]:9101"}).opts;
+  EXPECT_EQ(v6.metrics_host, "::1");
+  EXPECT_EQ(v6.metrics_port, 9101);
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-s", "1", "--metrics", "localhost"}), "--metrics: expected [HOST:]PORT"));
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-s", "1", "--metrics", "localhost:0"}), "--metrics"));
+  EXPECT_TRUE(contains(error_of({"-r", "us-east-1", "-s", "1", "--metrics", "70000"}), "--metrics"));
 }
 
 TEST(CommandLine, CapathMustBeADirectory) {

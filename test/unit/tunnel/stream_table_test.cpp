@@ -12,6 +12,8 @@ namespace lp = localproxy::protocol;
 using lp::endpoint_role;
 using lp::message_type;
 using lt::wire_format;
+constexpr auto learned = lt::stream_table::peer_news::learned;
+constexpr auto nothing = lt::stream_table::peer_news::none;
 
 namespace {
 
@@ -36,7 +38,7 @@ lp::message_view msg(message_type t, std::int32_t stream, std::string_view servi
 class Table : public ::testing::Test {
  protected:
   lt::stream_table make(endpoint_role role, wire_format format, std::vector<std::string> ids) {
-    lt::stream_table t(role, format);
+    lt::stream_table t(role, format, format != wire_format::v3);  // as -y V1/V2 makes them
     std::vector<lt::service_entry> services;
     for (auto& id : ids) services.push_back(service(id));
     t.set_services(std::move(services));
@@ -194,8 +196,8 @@ TEST_F(Table, DestinationLearnsMultiplexingAndNamingApart) {
     auto t = make(endpoint_role::destination, wire_format::v3, {std::string(r.service)});
     EXPECT_FALSE(t.peer().known);
     const auto m = msg(message_type::stream_start, 1, r.service, r.conn);
-    EXPECT_TRUE(t.learn(m));
-    EXPECT_FALSE(t.learn(m));  // once
+    EXPECT_EQ(t.learn(m), learned);
+    EXPECT_EQ(t.learn(m), nothing);  // once
     EXPECT_EQ(t.peer().version(), r.version);
     EXPECT_EQ(t.peer().multiplexed, r.multiplexed);
     EXPECT_EQ(t.peer().names_services, r.named);
@@ -227,7 +229,7 @@ TEST_F(Table, DestinationUpgradesToMultiplexedOnAConnectionStart) {
   auto t = make(endpoint_role::destination, wire_format::v3, {"SSH"});
   (void)start(t, msg(message_type::stream_start, 1, "SSH"));
   EXPECT_EQ(t.peer().version(), 2);
-  EXPECT_TRUE(t.learn(msg(message_type::connection_start, 1, "SSH", 2)));
+  EXPECT_EQ(t.learn(msg(message_type::connection_start, 1, "SSH", 2)), learned);
   EXPECT_EQ(t.peer().version(), 3);
 }
 
@@ -239,7 +241,7 @@ TEST_F(Table, DestinationForgetsThePeerWithTheSessionNotOnSessionReset) {
   (void)start(t, msg(message_type::stream_start, 2, "SSH", 2));
   EXPECT_EQ(t.end_session().size(), 1u);
   EXPECT_FALSE(t.peer().known);
-  EXPECT_TRUE(t.learn(msg(message_type::stream_start, 1, "SSH")));
+  EXPECT_EQ(t.learn(msg(message_type::stream_start, 1, "SSH")), learned);
   EXPECT_EQ(t.peer().version(), 2);
 }
 
@@ -336,4 +338,173 @@ TEST_F(Table, SessionResetEndsEverything) {
   EXPECT_EQ(t.end_all().size(), 3u);
   EXPECT_FALSE(t.route(msg(message_type::data, 1, "SSH", 1)));
   EXPECT_EQ(t.live_connections(), 0u);
+}
+
+// ---- a source without -y finds an older destination ------------------------------------------
+
+TEST_F(Table, SourceWithoutYConfirmsV3FromAConnectionIdInTheAnswer) {
+  auto t = make(endpoint_role::source, wire_format::v3, {"SSH"});
+  auto a = open(t, "SSH");
+  auto b = open(t, "SSH");
+  EXPECT_EQ(t.learn(msg(message_type::data, a.stream_id, "SSH", 1)), lt::stream_table::peer_news::none);
+  EXPECT_TRUE(t.peer().known);
+  EXPECT_TRUE(t.peer().multiplexed);
+  // Confirmed: a later reset of the stream is just that.
+  EXPECT_EQ(t.learn(msg(message_type::stream_reset, a.stream_id, "SSH")), lt::stream_table::peer_news::none);
+  EXPECT_TRUE(t.is_live(b));
+}
+
+TEST_F(Table, SourceWithoutYSeesAV2DestinationInAnAnswerWithoutConnectionId) {
+  auto t = make(endpoint_role::source, wire_format::v3, {"SSH"});
+  auto a = open(t, "SSH");
+  auto b = open(t, "SSH");  // CONNECTION_START, sent before the answer came
+  EXPECT_EQ(t.learn(msg(message_type::data, a.stream_id, "SSH")), lt::stream_table::peer_news::older_peer);
+  EXPECT_EQ(t.peer().version(), 2);
+  auto refused = t.refuse_joined();
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0]->ref().connection_id, b.connection_id);
+  EXPECT_TRUE(t.is_live(a));
+  EXPECT_FALSE(t.is_live(b));
+  EXPECT_TRUE(t.route(msg(message_type::data, a.stream_id, "SSH")));
+  EXPECT_FALSE(t.open_connection(*t.find("SSH")));  // one connection per service from now on
+  EXPECT_EQ(t.learn(msg(message_type::data, a.stream_id, "SSH")), lt::stream_table::peer_news::none);  // once
+  auto reset = t.close_connection(a);
+  ASSERT_TRUE(reset);
+  EXPECT_EQ(reset->type, message_type::stream_reset);
+  auto next = t.open_connection(*t.find("SSH"));
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->start_type, message_type::stream_start);
+  EXPECT_EQ(t.address(message_type::stream_start, next->ref).connection_id, 0u);
+  EXPECT_EQ(t.address(message_type::stream_start, next->ref).service_id, "SSH");
+}
+
+TEST_F(Table, SourceWithoutYSeesAV1DestinationInAnAnswerWithoutServiceId) {
+  auto t = make(endpoint_role::source, wire_format::v3, {"SSH"});
+  auto a = open(t, "SSH");
+  EXPECT_EQ(t.learn(msg(message_type::data, a.stream_id)), lt::stream_table::peer_news::older_peer);
+  EXPECT_EQ(t.peer().version(), 1);
+  EXPECT_TRUE(t.refuse_joined().empty());
+  EXPECT_TRUE(t.address(message_type::data, a).service_id.empty());
+}
+
+TEST_F(Table, SourceWithoutYOnAnUnnamedTunnelSeesV2NotV1) {
+  auto t = make(endpoint_role::source, wire_format::v3, {""});
+  auto a = open(t, "");
+  EXPECT_EQ(t.learn(msg(message_type::data, a.stream_id)), lt::stream_table::peer_news::older_peer);
+  EXPECT_EQ(t.peer().version(), 2);
+}
+
+TEST_F(Table, SourceWithoutYSeesAnOlderDestinationResetItsConnectionStart) {
+  auto t = make(endpoint_role::source, wire_format::v3, {"SSH"});
+  auto a = open(t, "SSH");
+  auto b = open(t, "SSH");
+  // The destination answered the CONNECTION_START it cannot read with a STREAM_RESET: that
+  // refuses b alone, a goes on.
+  EXPECT_EQ(t.learn(msg(message_type::stream_reset, a.stream_id, "SSH")),
+            lt::stream_table::peer_news::older_peer_answer);
+  EXPECT_EQ(t.peer().version(), 2);
+  EXPECT_EQ(t.refuse_joined().size(), 1u);
+  EXPECT_TRUE(t.is_live(a));
+  EXPECT_FALSE(t.is_live(b));
+  // Data b had in flight is dropped, not answered.
+  EXPECT_FALSE(t.answer_unroutable(msg(message_type::data, b.stream_id, "SSH", b.connection_id)));
+}
+
+TEST_F(Table, SourceWithoutYTakesAResetOfALoneConnectionAsItsEnd) {
+  auto t = make(endpoint_role::source, wire_format::v3, {"SSH"});
+  auto a = open(t, "SSH");
+  // No CONNECTION_START was sent: a STREAM_RESET without a connection ID says nothing.
+  EXPECT_EQ(t.learn(msg(message_type::stream_reset, a.stream_id, "SSH")), lt::stream_table::peer_news::none);
+  EXPECT_FALSE(t.peer().known);
+  EXPECT_EQ(t.end_stream(msg(message_type::stream_reset, a.stream_id, "SSH")).size(), 1u);
+}
+
+TEST_F(Table, SourceWithoutYIgnoresSignsAboutStreamsNotLive) {
+  auto t = make(endpoint_role::source, wire_format::v3, {"SSH"});
+  auto a = open(t, "SSH");
+  EXPECT_EQ(t.learn(msg(message_type::data, a.stream_id + 7, "SSH")), lt::stream_table::peer_news::none);
+  EXPECT_FALSE(t.peer().known);
+}
+
+TEST_F(Table, SourceToldByYNeverChangesItsFormat) {
+  lt::stream_table t(endpoint_role::source, wire_format::v3, true);
+  t.set_services({service("SSH")});
+  auto a = open(t, "SSH");
+  EXPECT_EQ(t.learn(msg(message_type::data, a.stream_id, "SSH")), lt::stream_table::peer_news::none);
+  EXPECT_EQ(t.peer().version(), 3);
+}
+
+TEST_F(Table, DestinationGivenYAnswersAConnectionStartWithAStreamReset) {
+  lt::stream_table t(endpoint_role::destination, wire_format::v1, true);
+  t.set_services({service("SSH")});
+  auto a = start(t, msg(message_type::stream_start, 3, "SSH", 1));
+  EXPECT_EQ(t.peer().version(), 1);  // learns nothing: it is the older proxy
+  auto s = t.on_start(msg(message_type::connection_start, 3, "SSH", 2), 128);
+  EXPECT_EQ(s.ref.service, nullptr);
+  ASSERT_TRUE(s.refusal);
+  EXPECT_EQ(s.refusal->type, message_type::stream_reset);
+  EXPECT_EQ(s.refusal->stream_id, 3);
+  EXPECT_TRUE(s.refusal->service_id.empty());  // V1: no service IDs
+  EXPECT_TRUE(t.is_live(a));
+  EXPECT_EQ(t.address(message_type::data, a).connection_id, 0u);
+}
+
+TEST_F(Table, CountsOpenedAndRefusedConnectionsPerServiceAcrossAChangeOfServices) {
+  lt::stream_table t(endpoint_role::source, wire_format::v2, true);
+  t.set_services({service("SSH"), service("WEB")});
+  (void)open(t, "SSH");
+  EXPECT_FALSE(t.open_connection(*t.find("SSH")));  // V2: one at a time
+  EXPECT_EQ(t.find("SSH")->counters.opened, 1u);
+  EXPECT_EQ(t.find("SSH")->counters.refused, 1u);
+  EXPECT_EQ(t.find("WEB")->counters.opened, 0u);
+  (void)t.end_all();
+  t.set_services({service("SSH")});
+  EXPECT_EQ(t.find("SSH")->counters.opened, 1u);  // the same service keeps its counters
+}
+
+TEST_F(Table, DestinationCountsStartsItHonoursAndRefuses) {
+  auto t = make(endpoint_role::destination, wire_format::v3, {"SSH"});
+  (void)start(t, msg(message_type::stream_start, 1, "SSH", 1));
+  (void)start(t, msg(message_type::connection_start, 1, "SSH", 2));
+  (void)t.on_start(msg(message_type::connection_start, 9, "SSH", 3), 128);  // not the current stream
+  EXPECT_EQ(t.find("SSH")->counters.opened, 2u);
+  EXPECT_EQ(t.find("SSH")->counters.refused, 1u);
+}
+
+TEST_F(Table, SourceWithoutYTakesTheLateAnswerToARefusedConnectionStartForWhatItIs) {
+  auto t = make(endpoint_role::source, wire_format::v3, {"SSH"});
+  auto a = open(t, "SSH");
+  (void)open(t, "SSH");  // CONNECTION_START in flight when the answer without connection ID comes
+  EXPECT_EQ(t.learn(msg(message_type::data, a.stream_id, "SSH")), lt::stream_table::peer_news::older_peer);
+  EXPECT_EQ(t.refuse_joined().size(), 1u);
+  // The older destination's STREAM_RESET for that CONNECTION_START: not the end of a.
+  EXPECT_EQ(t.learn(msg(message_type::stream_reset, a.stream_id, "SSH")), lt::stream_table::peer_news::answer);
+  EXPECT_TRUE(t.is_live(a));
+  // The next one is.
+  EXPECT_EQ(t.learn(msg(message_type::stream_reset, a.stream_id, "SSH")), lt::stream_table::peer_news::none);
+  EXPECT_EQ(t.end_stream(msg(message_type::stream_reset, a.stream_id, "SSH")).size(), 1u);
+}
+
+TEST_F(Table, SourceWithoutYGoesBackToV3WhenAResetWasAV3DestinationEndingTheStream) {
+  // The reference 3.3.1 answers each start whose application it cannot reach with a STREAM_RESET.
+  auto t = make(endpoint_role::source, wire_format::v3, {"SSH"});
+  auto a = open(t, "SSH");
+  (void)open(t, "SSH");
+  (void)open(t, "SSH");
+  EXPECT_EQ(t.learn(msg(message_type::stream_reset, a.stream_id, "SSH")),
+            lt::stream_table::peer_news::older_peer_answer);
+  EXPECT_EQ(t.refuse_joined().size(), 2u);
+  EXPECT_FALSE(t.peer().known);  // to be confirmed
+  EXPECT_EQ(t.learn(msg(message_type::stream_reset, a.stream_id, "SSH")), lt::stream_table::peer_news::answer);
+  EXPECT_EQ(t.learn(msg(message_type::stream_reset, a.stream_id, "SSH")), lt::stream_table::peer_news::none);
+  EXPECT_EQ(t.end_stream(msg(message_type::stream_reset, a.stream_id, "SSH")).size(), 1u);
+  // The next start still names its connection; a V3 destination sends the ID back.
+  auto next = t.open_connection(*t.find("SSH"));
+  ASSERT_TRUE(next);
+  EXPECT_EQ(t.address(message_type::stream_start, next->ref).connection_id, 1u);
+  attach(t, next->ref);
+  EXPECT_EQ(t.learn(msg(message_type::data, next->ref.stream_id, "SSH", 1)), learned);
+  EXPECT_EQ(t.peer().version(), 3);
+  EXPECT_TRUE(t.peer().known);
+  EXPECT_TRUE(t.open_connection(*t.find("SSH")));  // many connections again
 }
