@@ -40,6 +40,7 @@ int run(int argc, char** argv) {
   log::add_secret(opts.client_token);
   if (opts.proxy) log::add_secret(opts.proxy->password);
   log::init(opts.verbosity, opts.log_format.value_or(log::default_format()));
+  LP_LOG(info) << tunnel::startup_line(opts);
   for (const auto& warning : parsed.warnings) LP_LOG(warning) << warning;
   return tunnel::run_tunnel(opts);
 }

@@ -55,7 +55,8 @@ asio::awaitable<bool> tunnel_context::wait_before_retry(int& exit_status, const 
 }
 
 asio::awaitable<std::unique_ptr<transport::websocket_connection>> tunnel_context::connect(int& exit_status) {
-  while (!stop_requested_) {
+  for (int attempt = 1; !stop_requested_; ++attempt) {
+    LP_LOG(info) << "Connecting to " << opts_.endpoint.url() << " (attempt " << attempt << ")";
     transport::connect_failure failure;
     auto ws = co_await transport::connect_websocket(target_, failure);
     if (stop_requested_) co_return nullptr;

@@ -29,6 +29,10 @@ class tunnel_session;
 // Runs until the tunnel ends; returns the exit status. Installs SIGINT/SIGTERM handling.
 int run_tunnel(const config::options& opts);
 
+// The first info line: version, mode, mappings, endpoint, subprotocol (never a token or a
+// password).
+[[nodiscard]] std::string startup_line(const config::options& opts);
+
 // The WebSocket request for these options (URL, headers, subprotocol, timeouts, proxy).
 [[nodiscard]] transport::websocket_target make_target(const config::options& opts, const std::string& client_token);
 // A random client token in UUID form, so that a dropped connection can reconnect with the same
@@ -70,6 +74,8 @@ class tunnel_context {
   [[nodiscard]] status_snapshot snapshot();
   [[nodiscard]] std::chrono::milliseconds status_period() const;
   [[nodiscard]] std::string status_line();
+  // Per service, the connections that are live (not those that ended and wait to be forgotten).
+  [[nodiscard]] std::vector<std::pair<std::string, std::size_t>> live_connections();
   void end_session();
   boost::asio::awaitable<void> hand_over(std::string service_id, local_connection::socket_type socket, std::string peer);
   void on_accept(const std::string& service_id, local_connection::socket_type socket, const std::string& peer);
@@ -88,6 +94,7 @@ class tunnel_context {
   bool stop_requested_ = false;
   std::mt19937_64 rng_;
   backoff backoff_;
+  // The totals at the last status line ("since last").
   std::uint64_t reported_in_ = 0;
   std::uint64_t reported_out_ = 0;
   // Totals of the sessions that ended; the current session's counters come on top.
