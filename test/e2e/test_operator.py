@@ -80,9 +80,11 @@ class Version(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             m = re.match(rf"{name} (\d+\.\d+\.\d+) \(git ([0-9a-f]{{12}}(?:-dirty)?|unknown)\)\n", r.stdout)
             self.assertTrue(m, r.stdout)
-            if in_git:
-                head = run(["git", "-C", ROOT, "rev-parse", "HEAD"]).stdout.strip()
-                self.assertTrue(head.startswith(m.group(2).split("-")[0]), (head, r.stdout))
+            if in_git:  # a commit of this repository (HEAD when built from a clean tree, as CI does)
+                revision = m.group(2).split("-")[0]
+                self.assertNotEqual(revision, "unknown")
+                exists = run(["git", "-C", ROOT, "cat-file", "-e", revision + "^{commit}"])
+                self.assertEqual(exists.returncode, 0, (revision, exists.stderr))
             self.assertRegex(r.stdout, r"Boost \d+\.\d+\.\d+, OpenSSL \d+\.\d+\.\d+, Protobuf \d+\.\d+\.\d+\n$")
 
 
