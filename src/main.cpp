@@ -5,6 +5,7 @@
 #include <iostream>
 #include <optional>
 
+#include "localproxy/build_info.hpp"
 #include "localproxy/config/client_token_cache.hpp"
 #include "localproxy/config/command_line.hpp"
 #include "localproxy/config/token_file.hpp"
@@ -22,8 +23,8 @@ int run(int argc, char** argv) {
   auto parsed = config::parse_command_line(argc, argv, env);
   config::remove_token_variables();  // read once; no child or /proc/PID/environ reader sees them
   switch (parsed.what) {
-    case config::parse_result::action::help:
-    case config::parse_result::action::version: std::cout << parsed.text << std::flush; return 0;
+    case config::parse_result::action::help: std::cout << parsed.text << std::flush; return 0;
+    case config::parse_result::action::version: std::cout << version_text("localproxy") << std::flush; return 0;
     case config::parse_result::action::export_settings:
       config::export_settings(config::settings{}, parsed.export_path);
       std::cout << "Default settings written to " << parsed.export_path << "\n";
@@ -47,7 +48,8 @@ int run(int argc, char** argv) {
   log::add_secret(opts.access_token);
   log::add_secret(opts.client_token);
   if (opts.proxy) log::add_secret(opts.proxy->password);
-  log::init(opts.verbosity);
+  log::init(opts.verbosity, opts.log_format.value_or(log::default_format()));
+  LP_LOG(info) << tunnel::startup_line(opts);
   for (const auto& warning : parsed.warnings) LP_LOG(warning) << warning;
   if (opts.metrics_port == 0) return tunnel::run_tunnel(opts);
   return tunnel::run_tunnel(opts, [&opts](tunnel::tunnel_context& tunnel) -> std::shared_ptr<void> {

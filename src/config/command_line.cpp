@@ -9,7 +9,6 @@
 #include "layers.hpp"
 #include "localproxy/config/settings_json.hpp"
 #include "localproxy/config/validation.hpp"
-#include "localproxy/version.hpp"
 #include "option_table.hpp"
 
 namespace localproxy::config {
@@ -123,8 +122,7 @@ parse_result parse(int argc, const char* const argv[], const environment& env) {
     return result;
   }
   if (vm.count("version")) {
-    result.what = parse_result::action::version;
-    result.text = std::string("localproxy ") + localproxy::version + "\n";
+    result.what = parse_result::action::version;  // main prints it: it names the libraries linked
     return result;
   }
   if (vm.count("export-default-settings")) {

@@ -27,7 +27,8 @@ std::vector<std::string> regular_files_below(const std::string& dir) {
 
 }  // namespace
 
-std::vector<service_mapping> read_config_dir(const std::string& dir, proxy_mode mode, bool explicitly_given) {
+std::vector<service_mapping> read_config_dir(const std::string& dir, proxy_mode mode, bool explicitly_given,
+                                             std::vector<std::string>& warnings) {
   std::error_code ec;
   const auto status = fs::status(dir, ec);
   if (!fs::exists(status)) {
@@ -41,13 +42,28 @@ std::vector<service_mapping> read_config_dir(const std::string& dir, proxy_mode 
   std::vector<service_mapping> mappings;
   std::set<std::string> seen;
   for (const auto& file : regular_files_below(dir)) {
-    for (const auto& entry : read_key_value_file(file)) {
-      const auto where = "config file " + file + " line " + std::to_string(entry.line);
-      check_service_id(entry.key, where);
-      auto m = parse_mapping_target(entry.value, mode, where);
-      m.service_id = entry.key;
-      if (seen.insert(m.service_id).second) mappings.push_back(std::move(m));
+    // One file's mappings count only when the whole file reads as a mapping file.
+    std::vector<service_mapping> from_file;
+    try {
+      for (const auto& entry : read_key_value_file(file)) {
+        const auto where = "config file " + file + " line " + std::to_string(entry.line);
+        check_service_id(entry.key, where);
+        auto m = parse_mapping_target(entry.value, mode, where);
+        m.service_id = entry.key;
+        from_file.push_back(std::move(m));
+      }
+    } catch (const usage_error& e) {
+      // The reference reads the default directory too and skips what it cannot parse; a file
+      // that merely sits in ./config must not stop the proxy with an error about a directory
+      // nobody named.
+      if (explicitly_given) throw;
+      warnings.push_back(std::string(e.what()) + ": file skipped (" + dir +
+                         " is read by default for service mappings; give --config-dir DIR to read another "
+                         "directory, or move the file)");
+      continue;
     }
+    for (auto& m : from_file)
+      if (seen.insert(m.service_id).second) mappings.push_back(std::move(m));
   }
   return mappings;
 }

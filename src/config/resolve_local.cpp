@@ -57,6 +57,10 @@ void resolve_tokens(const layers& in, options& out, std::vector<std::string>& wa
 void resolve_local(const layers& in, options& out) {
   if (const auto* v = in.pick("verbose")) out.verbosity = static_cast<int>(parse_integer(v->value, 0, 255, v->what));
   else if (out.stdio()) out.verbosity = 3;  // quiet under ssh: warnings and errors only
+  if (const auto* f = in.pick("log-format")) {
+    out.log_format = log::parse_format(f->value);
+    if (!out.log_format) throw usage_error(f->what + ": expected plain, journal or json");
+  }
   if (const auto* b = in.pick("local-bind-address")) {
     for (char c : b->value)
       if (static_cast<unsigned char>(c) <= 0x20) throw usage_error(b->what + ": expected an address or host name");

@@ -73,12 +73,15 @@ std::vector<service_mapping> from_level(const layer& l, proxy_mode mode) {
 }
 
 // Config-dir entries fill in services the command line does not map; a single unnamed mapping
-// (`-s 5555`) already stands for the tunnel's one service, so nothing is added to it.
+// (`-s 5555`) already stands for the tunnel's one service, so nothing is added to it, and the
+// default ./config is not even read (like the reference, which reads it only for services
+// without a mapping).
 void add_config_dir(const layers& in, options& out, std::vector<std::string>& notes) {
   const auto* dir = in.pick("config-dir");
-  const auto from_dir = read_config_dir(dir ? dir->value : "./config", out.mode, dir != nullptr);
   const bool unnamed = std::any_of(out.mappings.begin(), out.mappings.end(),
                                    [](const auto& m) { return m.service_id.empty(); });
+  if (unnamed && !dir) return;
+  const auto from_dir = read_config_dir(dir ? dir->value : "./config", out.mode, dir != nullptr, notes);
   if (unnamed) {
     if (!from_dir.empty()) notes.push_back("mappings in the config directory ignored: the command line maps one unnamed service");
     return;

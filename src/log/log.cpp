@@ -4,10 +4,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <utility>
 #include <vector>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/core/null_deleter.hpp>
 #include <boost/log/core.hpp>
@@ -24,6 +28,7 @@ namespace {
 namespace bl = boost::log;
 
 std::atomic<int> current_level{static_cast<int>(level::info)};
+std::atomic<format> current_format{format::plain};
 std::vector<std::string> secrets;
 bool sink_installed = false;
 
@@ -38,19 +43,6 @@ void install_sink() {
   sink->set_formatter(bl::expressions::stream << bl::expressions::smessage);
   bl::core::get()->add_sink(sink);
   sink_installed = true;
-}
-
-// [YYYY-MM-DD HH:MM:SS.ffffff], local time
-std::string timestamp() {
-  const auto now = std::chrono::system_clock::now();
-  const auto t = std::chrono::system_clock::to_time_t(now);
-  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char text[40];
-  const auto n = std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &tm);
-  std::snprintf(text + n, sizeof text - n, ".%06lld", static_cast<long long>(micros));
-  return text;
 }
 
 // A secret this long is scrubbed wherever it appears, even inside other text: it cannot be a piece
@@ -71,13 +63,122 @@ bool standalone(const std::string& text, std::size_t pos, std::size_t size) noex
   return starts && ends;
 }
 
+// The length of the valid UTF-8 sequence that starts `s` (its first byte is 0x80 or more), or 0
+// (no overlong forms, no surrogates, nothing above U+10FFFF).
+std::size_t utf8_sequence_length(std::string_view s) noexcept {
+  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  const auto cont = [&](std::size_t i) { return i < s.size() && (b(i) & 0xC0) == 0x80; };
+  const unsigned char c = b(0);
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 0;
+    if ((c == 0xE0 && b(1) < 0xA0) || (c == 0xED && b(1) >= 0xA0)) return 0;
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if ((c == 0xF0 && b(1) < 0x90) || (c == 0xF4 && b(1) >= 0x90)) return 0;
+    return 4;
+  }
+  return 0;
+}
+
 int clamp_verbosity(int v) { return std::clamp(v, 0, static_cast<int>(level::trace)); }
 
 }  // namespace
 
-void init(int verbosity) {
+std::string utc_timestamp() {
+  const auto now = std::chrono::system_clock::now();
+  const auto t = std::chrono::system_clock::to_time_t(now);
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[40];
+  const auto n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(text + n, sizeof text - n, ".%06lldZ", static_cast<long long>(micros));
+  return text;
+}
+
+std::optional<format> parse_format(std::string_view name) {
+  if (name == "plain") return format::plain;
+  if (name == "journal") return format::journal;
+  if (name == "json") return format::json;
+  return std::nullopt;
+}
+
+format default_format() {
+  // systemd sets JOURNAL_STREAM=DEVICE:INODE for a service whose stderr goes to the journal. A
+  // child that inherited the variable but writes elsewhere (a shell's 2>file) must not get
+  // prefixes, so the stream itself is compared, as systemd.exec(5) recommends.
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  if (!stream || isatty(STDERR_FILENO)) return format::plain;
+  struct stat st{};
+  if (fstat(STDERR_FILENO, &st) != 0) return format::plain;
+  unsigned long long device = 0, inode = 0;
+  char extra = 0;
+  if (std::sscanf(stream, "%llu:%llu%c", &device, &inode, &extra) != 2) return format::plain;
+  return device == static_cast<unsigned long long>(st.st_dev) && inode == static_cast<unsigned long long>(st.st_ino)
+             ? format::journal
+             : format::plain;
+}
+
+void init(int verbosity, format f) {
   if (!sink_installed) install_sink();
   set_verbosity(verbosity);
+  set_format(f);
+}
+
+void set_format(format f) { current_format = f; }
+
+int syslog_priority(level l) noexcept {
+  switch (l) {
+    case level::fatal: return 2;
+    case level::error: return 3;
+    case level::warning: return 4;
+    case level::info: return 6;
+    case level::debug:
+    case level::trace:
+    case level::off: break;
+  }
+  return 7;
+}
+
+std::string json_string(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out += '"';
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c < 0x20 || c == 0x7f) {
+      char esc[8];
+      std::snprintf(esc, sizeof esc, "\\u%04x", c);
+      out += esc;
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else {
+      const auto n = utf8_sequence_length(text.substr(i));
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";  // U+FFFD for a byte that starts no valid sequence
+        ++i;
+        continue;
+      }
+      out.append(text.substr(i, n));
+      i += n;
+      continue;
+    }
+    ++i;
+  }
+  out += '"';
+  return out;
 }
 
 void set_verbosity(int verbosity) { current_level = clamp_verbosity(verbosity); }
@@ -139,7 +240,25 @@ record::~record() {
   auto rec = logger.open_record(bl::keywords::severity = level_);
   if (!rec) return;
   bl::record_ostream out(rec);
-  out << '[' << timestamp() << "] [" << level_name(level_) << "] " << redact(os_.str());
+  const auto text = redact(os_.str());  // before any formatting: no format may show a secret
+  switch (current_format.load(std::memory_order_relaxed)) {
+    case format::plain: out << '[' << utc_timestamp() << "] [" << level_name(level_) << "] " << text; break;
+    case format::journal: {
+      // journald takes each line as an entry of its own: each gets the priority.
+      char prefix[8];  // not "<" + to_string() + ">": GCC 12 reports a false -Wrestrict on that
+      std::snprintf(prefix, sizeof prefix, "<%d>", syslog_priority(level_));
+      out << prefix;
+      for (char c : text) {
+        out << c;
+        if (c == '\n') out << prefix;
+      }
+      break;
+    }
+    case format::json:
+      out << "{\"time\":\"" << utc_timestamp() << "\",\"level\":\"" << level_name(level_)
+          << "\",\"message\":" << json_string(text) << '}';
+      break;
+  }
   out.flush();
   logger.push_record(std::move(rec));
 }

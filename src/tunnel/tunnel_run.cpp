@@ -66,6 +66,7 @@ asio::awaitable<std::unique_ptr<transport::websocket_connection>> tunnel_context
   for (int attempt = 1; !stop_requested_; ++attempt) {
     reconnect_requested_ = false;
     const token_pair used{access_token_, client_token_};
+    LP_LOG(info) << "Connecting to " << opts_.endpoint.url() << " (attempt " << attempt << ")";
     transport::connect_failure failure;
     auto ws = co_await transport::connect_websocket(target_, failure);
     if (stop_requested_) co_return nullptr;

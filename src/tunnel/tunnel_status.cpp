@@ -1,5 +1,8 @@
 // What the tunnel tells the world about itself: the status line (log), the status file and
 // systemd (READY=1, STATUS=, WATCHDOG=1, STOPPING=1). One state, changed only by set_state().
+#include <algorithm>
+#include <cstdio>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -8,6 +11,7 @@
 #include "localproxy/tunnel/service_manager.hpp"
 #include "localproxy/tunnel/session.hpp"
 #include "localproxy/tunnel/tunnel.hpp"
+#include "localproxy/version.hpp"
 
 namespace localproxy::tunnel {
 
@@ -19,6 +23,33 @@ namespace {
 // proxy from a dead one.
 constexpr milliseconds default_refresh{60000};
 }  // namespace
+
+std::string startup_line(const config::options& opts) {
+  const bool source = opts.mode == config::proxy_mode::source;
+  std::string line = std::string("Starting localproxy ") + version + " (git " + git_revision + "): " +
+                     (source ? "source" : "destination") + " mode, mappings";
+  const auto default_host = source ? (opts.bind_address.empty() ? opts.tunables.default_bind_address : opts.bind_address)
+                                   : std::string("localhost");
+  for (const auto& m : opts.mappings) {
+    line += ' ';
+    if (!m.service_id.empty()) line += m.service_id + "=";
+    if (!m.unix_path.empty()) {
+      line += m.unix_path;
+      continue;
+    }
+    const auto& host = m.host.empty() ? default_host : m.host;
+    line += (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(m.port);
+  }
+  line += ", endpoint " + opts.endpoint.url() + ", subprotocol " + opts.tunables.subprotocol;
+  if (source && opts.destination_client_type != 3)
+    line += ", destination speaks V" + std::to_string(opts.destination_client_type);
+  // The proxy's address only: its user and password stay out of every line.
+  if (opts.proxy)
+    line += std::string(", web proxy ") + (opts.proxy->tls ? "https://" : "http://") + opts.proxy->host + ":" +
+            std::to_string(opts.proxy->port);
+  if (!opts.verify_ssl) line += ", certificate verification off";
+  return line;
+}
 
 milliseconds tunnel_context::status_period() const {
   return opts_.tunables.status_period_ms > 0 ? milliseconds(opts_.tunables.status_period_ms) : default_refresh;
@@ -33,7 +64,7 @@ status_snapshot tunnel_context::snapshot() {
   s.mode = opts_.mode == config::proxy_mode::source ? "source" : "destination";
   s.channel_id = channel_id_;
   if (session_) s.rtt = session_->rtt();
-  for (const auto& service : table_.services()) s.connections.emplace_back(service.id, service.connections.size());
+  s.connections = live_connections();
   s.bytes_from_service = bytes_in_before_ + (session_ ? session_->bytes_received() : 0);
   s.bytes_to_service = bytes_out_before_ + (session_ ? session_->bytes_sent() : 0);
   s.last_error = log::redact(last_error_);
@@ -71,9 +102,6 @@ void tunnel_context::end_session() {
   if (!session_) return;
   bytes_in_before_ += session_->bytes_received();
   bytes_out_before_ += session_->bytes_sent();
-  // The status line reports what moved since the last line: the next session starts from zero.
-  reported_in_ = 0;
-  reported_out_ = 0;
   session_.reset();
 }
 
@@ -82,15 +110,69 @@ void tunnel_context::finish(int exit_status) {
   set_state(tunnel_state::stopped, "stopped (exit status " + std::to_string(exit_status) + ")");
 }
 
+namespace {
+
+// 45s, 12m05s, 2h13m, 3d04h
+std::string duration_text(std::chrono::seconds d) {
+  const auto s = std::max<long long>(0, d.count());
+  char text[32];
+  if (s < 60) std::snprintf(text, sizeof text, "%llds", s);
+  else if (s < 3600) std::snprintf(text, sizeof text, "%lldm%02llds", s / 60, s % 60);
+  else if (s < 86400) std::snprintf(text, sizeof text, "%lldh%02lldm", s / 3600, s / 60 % 60);
+  else std::snprintf(text, sizeof text, "%lldd%02lldh", s / 86400, s / 3600 % 24);
+  return text;
+}
+
+// 512 B, 40.2 kB, 1.1 MB, 3.0 GB (powers of 1000)
+std::string bytes_text(std::uint64_t n) {
+  if (n < 1000) return std::to_string(n) + " B";
+  static constexpr const char* units[] = {"kB", "MB", "GB", "TB", "PB"};
+  double v = static_cast<double>(n) / 1000;
+  std::size_t u = 0;
+  for (; v >= 999.95 && u + 1 < std::size(units); ++u) v /= 1000;
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f %s", v, units[u]);
+  return text;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::size_t>> tunnel_context::live_connections() {
+  std::vector<std::pair<std::string, std::size_t>> out;
+  for (const auto& service : table_.services()) {
+    // An entry whose connection already ended (reset, closed, waiting to be forgotten) is not live.
+    const auto live = std::count_if(service.connections.begin(), service.connections.end(),
+                                    [](const auto& entry) { return entry.second && !entry.second->closed(); });
+    out.emplace_back(service.id, static_cast<std::size_t>(live));
+  }
+  return out;
+}
+
+// status: connected 2h13m, rtt 4.1 ms, connections SSH 1, WEB 0; since last: 40.2 MB in, 1.1 MB out;
+// total 52.0 MB in, 3.3 MB out. "in" came from the service (the peer's data), "out" went to it.
 std::string tunnel_context::status_line() {
-  std::string line = session_ ? "Status: connected" : "Status: not connected";
-  if (session_ && session_->rtt()) line += ", rtt " + std::to_string(session_->rtt()->count() / 1000.0).substr(0, 6) + " ms";
-  for (const auto& s : table_.services())
-    line += ", " + (s.id.empty() ? std::string("connections") : s.id) + ": " + std::to_string(s.connections.size());
-  const std::uint64_t in = session_ ? session_->bytes_received() : 0;
-  const std::uint64_t out = session_ ? session_->bytes_sent() : 0;
-  line += ", bytes from service " + std::to_string(in >= reported_in_ ? in - reported_in_ : in) + ", to service " +
-          std::to_string(out >= reported_out_ ? out - reported_out_ : out);
+  const auto now = std::chrono::system_clock::now();
+  std::string line = std::string("status: ") + state_name(state_) + " " +
+                     duration_text(std::chrono::duration_cast<std::chrono::seconds>(now - since_));
+  if (session_ && session_->rtt()) {
+    const double ms = session_->rtt()->count() / 1000.0;
+    char rtt[32];
+    std::snprintf(rtt, sizeof rtt, ms < 1 ? "%.2f" : "%.1f", ms);
+    line += std::string(", rtt ") + rtt + " ms";
+  }
+  line += ", connections";
+  bool first = true;
+  for (const auto& [id, count] : live_connections()) {
+    line += first ? " " : ", ";
+    if (!id.empty()) line += id + " ";
+    line += std::to_string(count);
+    first = false;
+  }
+  if (first) line += " 0";
+  const std::uint64_t in = bytes_in_before_ + (session_ ? session_->bytes_received() : 0);
+  const std::uint64_t out = bytes_out_before_ + (session_ ? session_->bytes_sent() : 0);
+  line += "; since last: " + bytes_text(in - reported_in_) + " in, " + bytes_text(out - reported_out_) +
+          " out; total " + bytes_text(in) + " in, " + bytes_text(out) + " out";
   reported_in_ = in;
   reported_out_ = out;
   return line;
@@ -104,7 +186,7 @@ asio::awaitable<void> tunnel_context::status_loop() {
     if (ec || stop_requested_) co_return;
     const auto line = status_line();
     if (opts_.tunables.status_period_ms > 0) LP_LOG(info) << line;
-    publish(line.substr(line.find(' ') + 1));  // without "Status: "
+    publish(line.substr(line.find(' ') + 1));  // without "status: "
   }
 }
 

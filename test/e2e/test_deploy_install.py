@@ -28,8 +28,29 @@ class ManPage(unittest.TestCase):
         described = set(re.findall(r"^\.BR (?:-\w \", \" )?(--[a-z-]+)", man, re.M))
         self.assertEqual(described, help_options)
 
+    def test_the_man_page_groups_the_options_as_help_does(self):
+        def groups(text, heading_rx, option_rx):
+            out, current = {}, None
+            for line in text.splitlines():
+                h = re.match(heading_rx, line)
+                if h:
+                    current = out.setdefault(h.group(1), [])
+                    continue
+                o = re.match(option_rx, line)
+                if o and current is not None:
+                    current.append(o.group(1))
+            return out
+        help_text = run([LOCALPROXY, "--help"]).stdout.split("Exit statuses:")[0]
+        by_help = groups(help_text, r"^(\w[\w ]+):$", r"^\s+(?:-\w, )?(--[a-z-]+)")
+        with open(MAN) as f:
+            man = f.read().replace("\\-", "-").split(".SH ENVIRONMENT")[0]
+        by_man = groups(man, r'^\.SS "(.+)"$', r"^\.BR (?:-\w \", \" )?(--[a-z-]+)")
+        self.assertIn("Logging", by_help)
+        self.assertEqual(by_man, by_help)
+
     def test_version_matches(self):
-        version = run([LOCALPROXY, "--version"]).stdout.split()[-1]
+        first_line = run([LOCALPROXY, "--version"]).stdout.splitlines()[0]
+        version = first_line.split()[1]
         with open(MAN) as f:
             self.assertIn(f'"localproxy {version}"', f.read())
 

@@ -101,7 +101,8 @@ class Lifecycle(Harness):
         s = socket.create_connection(("127.0.0.1", ports[0]), timeout=10)
         s.sendall(b"abc")
         self.assertEqual(s.recv(3), b"abc")
-        line = src.wait_for(r"Status: connected, rtt [0-9.]+ ms, SSH: 1, bytes from service \d+, to service \d+", timeout=10)
+        line = src.wait_for(r"status: connected \S+, rtt [0-9.]+ ms, connections SSH 1; since last: [0-9.]+ k?B in, "
+                            r"[0-9.]+ k?B out; total [0-9.]+ k?B in, [0-9.]+ k?B out", timeout=10)
         self.assertTrue(line)
         s.close()
 

@@ -1,9 +1,15 @@
 #include "self_signed.hpp"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <stdexcept>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -62,33 +68,43 @@ cert_ptr make_cert(EVP_PKEY* key, const char* common_name, X509* issuer, EVP_PKE
   return cert;
 }
 
+// Written with `mode` from the start (a key is never readable by others, whatever the umask),
+// and chmod-ed too in case the file was already there.
 template <class Write>
-void write_pem(const fs::path& path, Write write) {
-  FILE* f = std::fopen(path.c_str(), "w");
-  check(f != nullptr, ("writing " + path.string()).c_str());
-  const bool ok = write(f);
-  std::fclose(f);
-  check(ok, ("writing " + path.string()).c_str());
+void write_pem(const fs::path& path, mode_t mode, Write write) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) throw std::runtime_error("cannot write " + path.string() + " (" + std::strerror(errno) + ")");
+  FILE* f = ::fdopen(fd, "w");
+  if (!f) {
+    ::close(fd);
+    throw std::runtime_error("cannot write " + path.string());
+  }
+  const bool ok = ::fchmod(fd, mode) == 0 && write(f);
+  const bool closed = std::fclose(f) == 0;
+  if (!ok || !closed) throw std::runtime_error("cannot write " + path.string());
 }
 
 }  // namespace
 
 void ensure_self_signed(const std::string& dir_name) {
   const fs::path dir(dir_name);
-  if (fs::exists(dir / "ca.pem") && fs::exists(dir / "server.pem") && fs::exists(dir / "server.key")) return;
-  fs::create_directories(dir / "ca");
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) throw std::runtime_error("not a directory");
+  if (fs::exists(dir / "ca.pem", ec) && fs::exists(dir / "server.pem", ec) && fs::exists(dir / "server.key", ec)) return;
+  if (fs::create_directories(dir / "ca", ec); ec)
+    throw std::runtime_error("cannot create " + (dir / "ca").string() + " (" + ec.message() + ")");
   auto ca_key = new_key();
   auto ca = make_cert(ca_key.get(), "tunnel-service test CA", nullptr, nullptr, 1);
   auto server_key = new_key();
   auto server = make_cert(server_key.get(), "localhost", ca.get(), ca_key.get(), 2);
-  write_pem(dir / "ca.pem", [&](FILE* f) { return PEM_write_X509(f, ca.get()) == 1; });
-  write_pem(dir / "server.pem", [&](FILE* f) { return PEM_write_X509(f, server.get()) == 1; });
-  write_pem(dir / "server.key", [&](FILE* f) {
+  write_pem(dir / "ca.pem", 0644, [&](FILE* f) { return PEM_write_X509(f, ca.get()) == 1; });
+  write_pem(dir / "server.pem", 0644, [&](FILE* f) { return PEM_write_X509(f, server.get()) == 1; });
+  write_pem(dir / "server.key", 0600, [&](FILE* f) {
     return PEM_write_PrivateKey(f, server_key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1;
   });
   char hashed[32];
   std::snprintf(hashed, sizeof hashed, "%08lx.0", X509_subject_name_hash(ca.get()));
-  write_pem(dir / "ca" / hashed, [&](FILE* f) { return PEM_write_X509(f, ca.get()) == 1; });
+  write_pem(dir / "ca" / hashed, 0644, [&](FILE* f) { return PEM_write_X509(f, ca.get()) == 1; });
 }
 
 }  // namespace tunnel_service

@@ -42,19 +42,47 @@ tunnel_spec parse_tunnel(const std::string& text) {
 }  // namespace
 
 const char* service_usage() {
-  return "Usage: tunnel-service [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE | --self-signed DIR | --plain]\n"
-         "                      [--api HOST:PORT] [--tunnel ID:SOURCE_TOKEN:DESTINATION_TOKEN[:SERVICE,...]]...\n"
-         "                      [--bandwidth BYTES_PER_SECOND] [-v LEVEL]\n"
-         "A local stand-in for the AWS IoT Secure Tunneling service, for tests, demos and offline work.\n"
-         "  --listen HOST:PORT   where proxies connect (default 127.0.0.1:8443; port 0 picks a free one)\n"
-         "  --tls-cert/--tls-key the server certificate chain and key (PEM)\n"
-         "  --self-signed DIR    make (once) a CA and a localhost certificate in DIR; trust it with localproxy -c DIR/ca\n"
+  return "Usage: tunnel-service (--self-signed DIR | --tls-cert FILE --tls-key FILE\n"
+         "                       | --plain) [--listen HOST:PORT] [--api HOST:PORT]\n"
+         "                      [--tunnel ID:SOURCE_TOKEN:DESTINATION_TOKEN[:SERVICES]]...\n"
+         "                      [--bandwidth N] [-v LEVEL]\n"
+         "A local stand-in for the AWS IoT Secure Tunneling service, for tests, demos and\n"
+         "offline work. It prints the listening lines once every port is bound.\n"
+         "\n"
+         "Options:\n"
+         "  -h, --help           show this help and exit\n"
+         "  -V, --version        show the version, git revision and library versions\n"
+         "  --listen HOST:PORT   where proxies connect (default 127.0.0.1:8443; port 0\n"
+         "                       picks a free one)\n"
+         "  --self-signed DIR    make (once) a CA and a localhost certificate in DIR;\n"
+         "                       trust it with localproxy -c DIR/ca\n"
+         "  --tls-cert FILE      the server certificate chain (PEM), with --tls-key FILE\n"
          "  --plain              no TLS (ws://)\n"
-         "  --api HOST:PORT      management API (JSON over HTTP): POST /tunnels, GET|DELETE /tunnels/ID,\n"
-         "                       POST /tunnels/ID/{rotate,drop?side=S,session-reset,reframe?on=1|0}, GET /stats\n"
-         "  --tunnel ...         a tunnel that exists from the start, with these tokens and services\n"
-         "  --bandwidth N        cap each tunnel at N bytes per second, both directions together (token bucket)\n"
-         "  -v LEVEL             log level 0-6 (default 4)\n";
+         "  --api HOST:PORT      the management API, JSON over HTTP (default off)\n"
+         "  --tunnel SPEC        a tunnel open from the start, with these tokens and\n"
+         "                       services (SERVICES: SSH,WEB,...; may be repeated)\n"
+         "  --bandwidth N        cap each tunnel at N bytes per second, both directions\n"
+         "                       together\n"
+         "  -v, --verbose LEVEL  log level 0-6 (default 4)\n"
+         "\n"
+         "API (--api):\n"
+         "  POST   /tunnels                    open one; body {\"services\": [\"SSH\", ...]};\n"
+         "                                     answers tunnelId, sourceAccessToken and\n"
+         "                                     destinationAccessToken\n"
+         "  GET    /tunnels/ID                 each side: connected, subprotocol, bytes,\n"
+         "                                     frames\n"
+         "  DELETE /tunnels/ID                 close it (both sides get close code 1000)\n"
+         "  POST   /tunnels/ID/rotate          new tokens; connected sides are dropped\n"
+         "  POST   /tunnels/ID/drop?side=S     abrupt TCP close of side S (source or\n"
+         "                                     destination)\n"
+         "  POST   /tunnels/ID/freeze?side=S   stop reading side S (no pongs); with &on=0,\n"
+         "                                     read it again\n"
+         "  POST   /tunnels/ID/session-reset   SESSION_RESET to both sides\n"
+         "  POST   /tunnels/ID/reframe?on=1|0  re-chunk relayed data into random sizes\n"
+         "  GET    /stats                      tunnels and bytes relayed\n"
+         "\n"
+         "Exit statuses: 0 stopped by SIGINT or SIGTERM, --help, --version; 1 runtime\n"
+         "failure; 2 usage error, or a port or certificate directory that cannot be used.\n";
 }
 
 service_options parse_service_options(int argc, const char* const argv[]) {
@@ -66,6 +94,7 @@ service_options parse_service_options(int argc, const char* const argv[]) {
       return argv[++i];
     };
     if (arg == "-h" || arg == "--help") o.help = true;
+    else if (arg == "-V" || arg == "--version") o.version = true;
     else if (arg == "--listen") std::tie(o.listen_host, o.listen_port) = host_port(arg, value());
     else if (arg == "--api") o.api = host_port(arg, value());
     else if (arg == "--tls-cert") o.tls_cert = value();
@@ -88,7 +117,7 @@ service_options parse_service_options(int argc, const char* const argv[]) {
   const int modes = (o.plain ? 1 : 0) + (o.self_signed_dir.empty() ? 0 : 1) + (o.tls_cert.empty() ? 0 : 1);
   if (modes > 1) throw usage_error("--plain, --self-signed and --tls-cert exclude each other");
   if (o.tls_cert.empty() != o.tls_key.empty()) throw usage_error("--tls-cert and --tls-key go together");
-  if (modes == 0 && !o.help) throw usage_error("give --self-signed DIR, --tls-cert FILE --tls-key FILE, or --plain");
+  if (modes == 0 && !o.help && !o.version) throw usage_error("give --self-signed DIR, --tls-cert FILE --tls-key FILE, or --plain");
   return o;
 }
 

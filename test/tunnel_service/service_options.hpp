@@ -22,6 +22,7 @@ struct service_options {
   double bandwidth = 0;
   int verbosity = 4;
   bool help = false;
+  bool version = false;
 };
 
 struct usage_error : std::runtime_error {

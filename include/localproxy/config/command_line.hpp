@@ -18,7 +18,7 @@ using environment = std::function<std::optional<std::string>(std::string_view na
 struct parse_result {
   enum class action { run, help, version, export_settings, health } what = action::run;
   options opts;                        // complete and validated when what == run
-  std::string text;                    // help text, or the version line (each ends in a newline)
+  std::string text;                    // the help text (ends in a newline)
   std::string export_path;             // the file to write when what == export_settings
   std::string health_path;             // the status file to check when what == health
   std::optional<long long> health_max_age_s;  // --health-max-age; nullopt = 3 status periods

@@ -21,8 +21,11 @@ struct config_entry {
 
 // Every regular file below `dir` (recursively, in path order): `SERVICE = port`,
 // `SERVICE = host:port` (or, destination only, a Unix socket path). The first definition of a
-// service ID wins. A missing `dir` is an error only when `explicitly_given`.
+// service ID wins. When `explicitly_given` (--config-dir), a missing `dir` or a bad line is an
+// error; for the implicit default ./config, a missing directory is fine and a file that is not a
+// mapping file (an app.yaml beside them) is skipped with a line in `warnings` that says so.
 [[nodiscard]] std::vector<service_mapping> read_config_dir(const std::string& dir, proxy_mode mode,
-                                                           bool explicitly_given);
+                                                           bool explicitly_given,
+                                                           std::vector<std::string>& warnings);
 
 }  // namespace localproxy::config

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "localproxy/config/settings.hpp"
+#include "localproxy/log/log.hpp"
 
 namespace localproxy::config {
 
@@ -64,6 +65,7 @@ struct options {
   std::string capath;        // -c
   bool verify_ssl = true;    // false with -k
   int verbosity = 4;
+  std::optional<log::format> log_format;  // --log-format; nullopt: log::default_format()
   int destination_client_type = 3;  // -y V1 -> 1, V2 -> 2; 3 otherwise
   settings tunables;
   std::optional<web_proxy> proxy;  // resolved for endpoint.host (no_proxy applied)

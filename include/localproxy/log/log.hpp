@@ -1,6 +1,7 @@
 #pragma once
 // Logging facade. Kept free of Boost.Log headers so that including it costs nothing;
 // the records go to Boost.Log in src/log/log.cpp, after secrets are scrubbed.
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -9,9 +10,28 @@ namespace localproxy::log {
 
 enum class level : int { off = 0, fatal = 1, error = 2, warning = 3, info = 4, debug = 5, trace = 6 };
 
+// How a line is written to stderr:
+//   plain    [2026-12-02T09:15:02.123456Z] [info] text   (UTC, ISO 8601)
+//   journal  <6>text   (a syslog priority for journald, which adds its own time; journalctl -p works)
+//   json     {"time":"2026-12-02T09:15:02.123456Z","level":"info","message":"text"}
+enum class format { plain, journal, json };
+[[nodiscard]] std::optional<format> parse_format(std::string_view name);  // "plain", "journal", "json"
+// journal when stderr is the stream systemd connected to the journal (JOURNAL_STREAM names its
+// device and inode; a terminal or a redirected stderr does not match), plain otherwise.
+[[nodiscard]] format default_format();
+
 // Installs the stderr sink. verbosity: 0 = nothing, 1 fatal ... 6 trace, anything above 6 = trace.
-void init(int verbosity);
+void init(int verbosity, format f = default_format());
 void set_verbosity(int verbosity);
+void set_format(format f);
+// The syslog priority of a level (journal format): fatal 2 (crit), error 3, warning 4, info 6,
+// debug and trace 7.
+[[nodiscard]] int syslog_priority(level l) noexcept;
+// A string as a JSON string literal, quotes included: control characters escaped, invalid UTF-8
+// replaced by U+FFFD, so that every line parses.
+[[nodiscard]] std::string json_string(std::string_view text);
+// The current time as 2026-12-02T09:15:02.123456Z.
+[[nodiscard]] std::string utc_timestamp();
 [[nodiscard]] bool enabled(level l) noexcept;
 [[nodiscard]] std::string_view level_name(level l) noexcept;
 

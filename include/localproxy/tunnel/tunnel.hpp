@@ -41,6 +41,11 @@ int run_tunnel(const config::options& opts, const companion& beside = {});
 // The WebSocket request for these options and tokens (URL, headers, subprotocol, timeouts, proxy).
 [[nodiscard]] transport::websocket_target make_target(const config::options& opts, const std::string& access_token,
                                                       const std::string& client_token);
+
+// The first info line: version, mode, mappings, endpoint, subprotocol (never a token or a
+// password).
+[[nodiscard]] std::string startup_line(const config::options& opts);
+
 // A random client token in UUID form, so that a dropped connection can reconnect with the same
 // single-use access token.
 [[nodiscard]] std::string random_client_token(std::mt19937_64& rng);
@@ -87,6 +92,8 @@ class tunnel_context {
   [[nodiscard]] status_snapshot snapshot();
   [[nodiscard]] std::chrono::milliseconds status_period() const;
   [[nodiscard]] std::string status_line();
+  // Per service, the connections that are live (not those that ended and wait to be forgotten).
+  [[nodiscard]] std::vector<std::pair<std::string, std::size_t>> live_connections();
   void end_session();
   // tunnel.cpp: the tokens read again from their files (nullopt, logged, when a file is bad).
   struct token_pair {
@@ -123,6 +130,7 @@ class tunnel_context {
   bool stop_requested_ = false;
   std::mt19937_64 rng_;
   backoff backoff_;
+  // The totals at the last status line ("since last").
   std::uint64_t reported_in_ = 0;
   std::uint64_t reported_out_ = 0;
   // Totals of the sessions that ended; the current session's counters come on top.

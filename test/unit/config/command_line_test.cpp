@@ -1,6 +1,5 @@
 #include "config_test_support.hpp"
 
-#include "localproxy/version.hpp"
 
 using namespace config_test;
 using cfg::parse_result;
@@ -66,8 +65,7 @@ TEST(CommandLine, HelpListsEveryOptionAndSkipsValidation) {
 TEST(CommandLine, VersionSkipsValidation) {
   for (const char* flag : {"--version", "-V"}) {
     const auto r = parse({flag, "-r", "NOT A REGION"}, {});
-    ASSERT_EQ(r.what, parse_result::action::version);
-    EXPECT_EQ(r.text, std::string("localproxy ") + localproxy::version + "\n");
+    EXPECT_EQ(r.what, parse_result::action::version);
   }
 }
 

@@ -104,8 +104,65 @@ TEST(ConfigDir, Errors) {
   e = error_of({"-r", "us-east-1", "-d", "X=1", "--config-dir", (dir.path() / "e").string()});
   EXPECT_TRUE(contains(e, " line 1: service ID")) << e;
   dir.write("f/sock", "APP = /run/app.sock\n");
-  EXPECT_EQ(cfg::read_config_dir((dir.path() / "f").string(), proxy_mode::source, true),
+  std::vector<std::string> warnings;
+  EXPECT_EQ(cfg::read_config_dir((dir.path() / "f").string(), proxy_mode::source, true, warnings),
             std::vector{mapping("APP", "", 0, "/run/app.sock")});
-  EXPECT_EQ(cfg::read_config_dir((dir.path() / "f").string(), proxy_mode::destination, true),
+  EXPECT_EQ(cfg::read_config_dir((dir.path() / "f").string(), proxy_mode::destination, true, warnings),
             std::vector{mapping("APP", "", 0, "/run/app.sock")});
+  EXPECT_TRUE(warnings.empty());
+}
+
+namespace {
+// Runs the test in a fresh working directory, so that ./config is the test's own.
+class DefaultConfigDir : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    old_ = std::filesystem::current_path();
+    std::filesystem::current_path(dir_.path());
+  }
+  void TearDown() override { std::filesystem::current_path(old_); }
+  temp_dir dir_;
+  std::filesystem::path old_;
+};
+}  // namespace
+
+TEST_F(DefaultConfigDir, IsNotReadForAnUnnamedMapping) {
+  dir_.write("config/app.yaml", "server:\n  port: 80\n");
+  dir_.write("config/mappings", "WEB = 8080\n");
+  const auto r = parse({"-r", "us-east-1", "-s", "5555"});
+  EXPECT_EQ(r.opts.mappings, std::vector{mapping("", "", 5555)});
+  EXPECT_TRUE(r.warnings.empty()) << r.warnings.front();
+}
+
+TEST_F(DefaultConfigDir, SkipsAFileThatIsNotAMappingFileAndSaysWhy) {
+  dir_.write("config/app.yaml", "server:\n  port: 80\n");
+  dir_.write("config/mappings", "WEB = 8080\n");
+  const auto r = parse({"-r", "us-east-1", "-s", "SSH=5555"});
+  EXPECT_EQ(r.opts.mappings, (std::vector{mapping("SSH", "", 5555), mapping("WEB", "", 8080)}));
+  ASSERT_EQ(r.warnings.size(), 1u);
+  const auto& w = r.warnings.front();
+  EXPECT_TRUE(w.starts_with("config file ./config/app.yaml line 1: ")) << w;
+  EXPECT_TRUE(contains(w, "file skipped (./config is read by default for service mappings; give --config-dir DIR"))
+      << w;
+}
+
+TEST_F(DefaultConfigDir, AFileWithOneBadLineAddsNothing) {
+  dir_.write("config/half", "WEB = 8080\nname: x\n");
+  const auto r = parse({"-r", "us-east-1", "-d", "SSH=22"});
+  EXPECT_EQ(r.opts.mappings, std::vector{mapping("SSH", "", 22)});
+  EXPECT_EQ(r.warnings.size(), 1u);
+}
+
+TEST_F(DefaultConfigDir, NamedExplicitlyTheSameFileIsAnError) {
+  dir_.write("config/app.yaml", "server:\n  port: 80\n");
+  const auto e = error_of({"-r", "us-east-1", "-s", "SSH=5555", "--config-dir", "config"});
+  EXPECT_TRUE(e.starts_with("config file config/app.yaml line 1: expected KEY = VALUE")) << e;
+}
+
+TEST_F(DefaultConfigDir, ModeAloneTakesEveryMappingFromIt) {
+  dir_.write("config/mappings", "SSH = 22\n");
+  dir_.write("config/notes.txt", "remember to rotate the token\n");
+  const auto r = parse({"-r", "us-east-1", "-m", "dst"});
+  EXPECT_EQ(r.opts.mappings, std::vector{mapping("SSH", "", 22)});
+  EXPECT_EQ(r.warnings.size(), 1u);
 }

@@ -2,36 +2,23 @@
 
 #include <gtest/gtest.h>
 
-#include <iostream>
-#include <sstream>
+#include "clog_capture.hpp"
 
 namespace lg = localproxy::log;
 
-namespace {
-// Captures what the stderr sink writes (it writes to std::clog).
-class clog_capture {
- public:
-  clog_capture() : old_(std::clog.rdbuf(out_.rdbuf())) {}
-  ~clog_capture() { std::clog.rdbuf(old_); }
-  std::string text() const { return out_.str(); }
-
- private:
-  std::ostringstream out_;
-  std::streambuf* old_;
-};
-}  // namespace
+using log_test::clog_capture;
 
 TEST(Log, FormatAndLevels) {
   clog_capture cap;
-  lg::init(4);
+  lg::init(4, lg::format::plain);
   LP_LOG(info) << "hello " << 42;
   LP_LOG(debug) << "not shown";
   const auto text = cap.text();
   EXPECT_NE(text.find("] [info] hello 42\n"), std::string::npos) << text;
   EXPECT_EQ(text.find("not shown"), std::string::npos);
   EXPECT_EQ(text[0], '[');
-  EXPECT_EQ(text[5], '-');  // [YYYY-MM-DD HH:MM:SS.ffffff]
-  EXPECT_EQ(text[27], ']');
+  EXPECT_EQ(text[5], '-');  // [YYYY-MM-DDTHH:MM:SS.ffffffZ]
+  EXPECT_EQ(text[28], ']');
 }
 
 TEST(Log, VerbosityAboveSixIsTraceAndZeroIsOff) {
