@@ -93,7 +93,7 @@ class Notify(Harness):
         self.assertTrue(ready_status and "connected to ws://127.0.0.1" in ready_status[0], notify.lines())
         # The periodic status line, as the log has it without "status: ".
         deadline = time.monotonic() + 5
-        while not any(re.match(r"STATUS=connected \d+s, rtt [0-9.]+ ms, connections SSH \d+; since last: ", l)
+        while not any(re.match(r"STATUS=connected \d+s, rtt [0-9.]+ ms, connections SSH \d+( \(\d+ opened\))?; since last: ", l)
                       for _, l in notify.lines()):
             self.assertLess(time.monotonic(), deadline, notify.lines())
             time.sleep(0.05)

@@ -101,7 +101,7 @@ class Lifecycle(Harness):
         s = socket.create_connection(("127.0.0.1", ports[0]), timeout=10)
         s.sendall(b"abc")
         self.assertEqual(s.recv(3), b"abc")
-        line = src.wait_for(r"status: connected \S+, rtt [0-9.]+ ms, connections SSH 1; since last: [0-9.]+ k?B in, "
+        line = src.wait_for(r"status: connected \S+, rtt [0-9.]+ ms, connections SSH 1 \(1 opened\); since last: [0-9.]+ k?B in, "
                             r"[0-9.]+ k?B out; total [0-9.]+ k?B in, [0-9.]+ k?B out", timeout=10)
         self.assertTrue(line)
         s.close()
@@ -217,6 +217,8 @@ class Memory(Harness):
                 sent += len(chunk)
 
         src, dst, p1, p2 = self.bulk_and_echo(blast, 60000)
+        self.assertEqual(echo_roundtrip(p2, b"warm up"), b"warm up")
+        idle = {p.name: p.sample_rss() for p in (src, dst)}
         slow = socket.create_connection(("127.0.0.1", p1), timeout=30)
         slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         received = [0]
@@ -251,9 +253,14 @@ class Memory(Harness):
         slow.close()
         for p in (src, dst):
             p.sample_rss()
-            self.assertLess(p.peak_rss_kib, 16 * 1024, f"{p.name} peak RSS {p.peak_rss_kib} KiB")
+            # What 96 MiB through a slow reader adds to the process, shared-library pages first
+            # touched by the transfer included: one connection's bounded buffers, not the transfer.
+            # (The absolute RSS depends on the build and its libraries: a benchmark figure.)
+            grown = p.peak_rss_kib - idle[p.name]
+            self.assertLess(grown, 8 * 1024, f"{p.name} RSS grew from {idle[p.name]} to {p.peak_rss_kib} KiB")
         self.assertNotIn("stopped reading", src.text())
-        print(f"peak RSS: source {src.peak_rss_kib} KiB, destination {dst.peak_rss_kib} KiB")
+        print(f"peak RSS: source {src.peak_rss_kib} KiB (idle {idle['source']}), "
+              f"destination {dst.peak_rss_kib} KiB (idle {idle['destination']})")
 
     def test_300_stalled_readers_stay_within_the_total_buffer_budget(self):
         # 300 clients send as fast as they can; the destination's application (a Unix socket: the
@@ -329,13 +336,15 @@ class Memory(Harness):
                 conn.sendall(chunk)
 
         src, dst, p1, p2 = self.bulk_and_echo(blast, 1500)
+        self.assertEqual(echo_roundtrip(p2, b"warm up"), b"warm up")
+        idle = src.sample_rss()
         stuck = socket.create_connection(("127.0.0.1", p1), timeout=30)
         stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         src.wait_for(r"stopped reading", timeout=20)
         data = os.urandom(50000)
         self.assertEqual(sha256(echo_roundtrip(p2, data, timeout=20)), sha256(data))
         src.sample_rss()
-        self.assertLess(src.peak_rss_kib, 16 * 1024)
+        self.assertLess(src.peak_rss_kib - idle, 8 * 1024, f"RSS grew from {idle} to {src.peak_rss_kib} KiB")
         stuck.close()
 
 

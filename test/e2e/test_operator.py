@@ -180,24 +180,24 @@ class Logs(Harness):
         held = socket.create_connection(("127.0.0.1", ports[0]), timeout=10)
         held.sendall(b"x")
         self.assertEqual(held.recv(1), b"x")
-        line_rx = (r"status: connected (\d+s|\d+m\d\ds), rtt [0-9.]+ ms, connections SSH (\d+); "
+        line_rx = (r"status: connected (\d+s|\d+m\d\ds), rtt [0-9.]+ ms, connections SSH (\d+) \((\d+) opened\); "
                    r"since last: ([0-9.]+ [kMG]?B) in, ([0-9.]+ [kMG]?B) out; total ([0-9.]+) kB in, ([0-9.]+) kB out")
         after = len(src.text())
         m = src.wait_for(line_rx, timeout=10, after=after)
         # The echoed 300 kB came from the service and went to it (plus framing); one connection is
         # live, the finished one is not counted.
-        self.assertEqual(m.group(2), "1")
-        self.assertGreaterEqual(float(m.group(5)), 300.0)
+        self.assertEqual(m.group(2, 3), ("1", "2"))
         self.assertGreaterEqual(float(m.group(6)), 300.0)
+        self.assertGreaterEqual(float(m.group(7)), 300.0)
         # Nothing moves: the next line says so, and the totals stay.
         m2 = src.wait_for(line_rx, timeout=10, after=m.end())
-        self.assertEqual(m2.group(3, 4), ("0 B", "0 B"))
-        self.assertEqual(m2.group(5, 6), m.group(5, 6))
+        self.assertEqual(m2.group(4, 5), ("0 B", "0 B"))
+        self.assertEqual(m2.group(6, 7), m.group(6, 7))
         held.close()
-        m3 = src.wait_for(r"status: connected \S+, rtt [0-9.]+ ms, connections SSH 0;", timeout=10, after=m2.end())
+        m3 = src.wait_for(r"status: connected \S+, rtt [0-9.]+ ms, connections SSH 0 \(2 opened\);", timeout=10, after=m2.end())
         self.assertTrue(m3)
         # The destination counts its side the same way.
-        self.assertTrue(dst.wait_for(r"status: connected \S+, rtt [0-9.]+ ms, connections SSH 0; since last", 10))
+        self.assertTrue(dst.wait_for(r"status: connected \S+, rtt [0-9.]+ ms, connections SSH 0 \(2 opened\); since last", 10))
 
 
 class DefaultConfigDir(Harness):
