@@ -63,6 +63,11 @@ void classify_upgrade_failure(const boost::system::error_code& ec, const websock
   if (ec == beast::error::timeout) {
     failure.kind = failure_kind::timeout;
     failure.message = "WebSocket upgrade timed out after " + std::to_string(t.step_timeout.count()) + " ms";
+  } else if (status == 101) {
+    // Beast read a 101 and refused it (no Upgrade or Connection field, a wrong
+    // Sec-WebSocket-Accept, HTTP/1.0): the service accepted the upgrade, its answer is malformed.
+    failure.kind = failure_kind::bad_response;
+    failure.message = "the service answered 101 but its upgrade reply fails the WebSocket checks: " + ec.message();
   } else if (status >= 400 && status < 500) {
     failure.kind = failure_kind::http_rejected;
     failure.message = "the service answered " + std::to_string(status) + (body.empty() ? "" : ": " + body);
@@ -107,7 +112,8 @@ asio::awaitable<std::unique_ptr<websocket_connection>> upgrade(Stream stream, st
   const std::string selected(res[beast::http::field::sec_websocket_protocol]);
   if (selected != t.subprotocol) {
     failure = {failure_kind::bad_response, static_cast<int>(res.result_int()), std::string(res["channel-id"]),
-               "the service selected subprotocol '" + selected + "' instead of '" + t.subprotocol + "'"};
+               "the service answered 101 but selected subprotocol '" + selected + "' instead of '" + t.subprotocol +
+                   "'"};
     co_return nullptr;
   }
   co_return std::make_unique<websocket_connection_impl<Stream>>(std::move(ws), std::move(tls),
