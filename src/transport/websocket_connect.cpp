@@ -135,6 +135,8 @@ asio::awaitable<std::unique_ptr<websocket_connection>> to_service(Stream stream,
 asio::awaitable<std::unique_ptr<websocket_connection>> connect_websocket(const websocket_target& t,
                                                                           connect_failure& failure) {
   auto ex = co_await asio::this_coro::executor;
+  // First: on the first attempt a CA directory's warning comes before any connection.
+  auto tls = shared_tls_context(t.tls_settings);
   const auto& dial_host = t.proxy ? t.proxy->host : t.host;
   const auto dial_port = t.proxy ? t.proxy->port : t.port;
   if (t.proxy) LP_LOG(info) << "Using web proxy " << authority(dial_host, dial_port) << (t.proxy->tls ? " (https)" : "");
@@ -145,7 +147,6 @@ asio::awaitable<std::unique_ptr<websocket_connection>> connect_websocket(const w
                    ec.message()};
     co_return nullptr;
   }
-  auto tls = make_tls_context(t.tls_settings);
   beast::tcp_stream tcp(std::move(socket));
   if (t.proxy && t.proxy->tls) {
     tls_stream to_proxy(std::move(tcp), *tls);
