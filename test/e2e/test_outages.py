@@ -1,4 +1,6 @@
-"""The source under local pressure: out of file descriptors on accept."""
+"""The source under local pressure: out of file descriptors on accept, and clients that connect
+while the tunnel is down."""
+import contextlib
 import os
 import resource
 import re
@@ -67,6 +69,30 @@ class Outages(Harness):
         data = os.urandom(100000)
         self.assertEqual(echo_roundtrip(port, data, timeout=30), data)
         self.assertEqual(len(re.findall(ACCEPT_FAILED_RX.format(port=port), src.text())), 1)
+
+    def test_client_connecting_during_an_outage_is_closed_after_the_pending_timeout(self):
+        echo = self.echo_server()
+        settings = {"tunneling": {"proxy": {"tcp": {"pending_connection_timeout_ms": 1500}}}}
+        src, _, ports = self.start_pair(str(echo.port), str(free_port()), [], settings=settings)
+        port = ports[0]
+        self.assertEqual(echo_roundtrip(port, b"up"), b"up")
+        mark = len(src.text())
+        self.service.stop()  # the WebSocket goes down and cannot come back
+        src.wait_for(r"Connection to the service lost", timeout=15, after=mark)
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+            client.sendall(b"waiting")
+            src.wait_for(r"Tunnel not connected; connection from 127\.0\.0\.1:\d+ waits up to 1500 ms", timeout=15,
+                         after=mark)
+            # Closed by the source (EOF or reset), within a generous bound, with nothing echoed.
+            received = b""
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := client.recv(4096):
+                    received += chunk
+            self.assertEqual(received, b"")
+        src.wait_for(r"Closing connection from 127\.0\.0\.1:\d+: the tunnel did not come back within 1500 ms",
+                     timeout=15, after=mark)
+        self.assertTrue(src.running(), "the source keeps listening and retrying")
+        self.assertEqual(echo.accepted, 1, "only the first connection reached the application")
 
 
 if __name__ == "__main__":
