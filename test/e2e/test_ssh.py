@@ -8,7 +8,7 @@ import subprocess
 import time
 import unittest
 
-from harness import Harness, Proc, free_port
+from harness import Harness, Proc, free_port, payload_size
 
 SSHD = "/usr/sbin/sshd"
 SSH = shutil.which("ssh")
@@ -66,7 +66,7 @@ class Ssh(Harness):
                              capture_output=True, text=True, timeout=30)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(out.stdout.split(), ["tunnel-ok", "Linux"])
-        self.scp_intact(local, 8 * 1024 * 1024)
+        self.scp_intact(local, payload_size(8 * 1024 * 1024))
 
     def test_unnamed_tunnel_many_ssh_sessions_and_scp(self):
         """Unnamed tunnel (-s PORT / -d PORT): every ssh session works, not only the first.
@@ -102,7 +102,7 @@ class Ssh(Harness):
                 problems.append(f"session {n} of 8 (at once): status {p.returncode}, output {stdout!r}, "
                                 f"{stderr.strip()!r}")
         self.assertEqual(problems, [], self.logs())
-        self.scp_intact(local, 8 * 1024 * 1024)
+        self.scp_intact(local, payload_size(8 * 1024 * 1024))
 
 
 if __name__ == "__main__":
