@@ -22,6 +22,9 @@ class Outages(Harness):
         super().setUp()
         self.start_service()
 
+    @unittest.skipIf(os.environ.get("LOCALPROXY_SANITIZED"),  # scripts/test-sanitized.sh
+                     "UBSan's vptr check opens a pipe to probe memory: out of descriptors it reports a false "
+                     "'invalid vptr'")
     def test_accept_out_of_descriptors_backs_off_logs_once_and_serves_again(self):
         echo = self.echo_server()
         src, _, ports = self.start_pair(str(echo.port), str(free_port()), [])
