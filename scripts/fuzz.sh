@@ -15,18 +15,8 @@ build=${LOCALPROXY_BUILD_DIR:-build-fuzz}
 jobs=${FUZZ_JOBS:-1}
 root=$PWD
 
-scripts/install-deps.sh --test
-# clang and libFuzzer are needed here only (install-deps.sh installs what every build needs).
-missing=()
-for p in clang-14 libfuzzer-14-dev libclang-rt-14-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [[ ${#missing[@]} -gt 0 ]]; then
-  sudo=()
-  [[ $(id -u) -ne 0 ]] && sudo=(sudo)
-  echo "fuzz.sh: installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+scripts/install-deps.sh --test  # the build configures the tests too (GoogleTest)
+scripts/install-deps.sh --fuzz  # clang 14 and libFuzzer
 
 # -O1 -g without NDEBUG (CompilerFlags.cmake also keeps assertions on in fuzz builds).
 CC=clang-14 CXX=clang++-14 cmake -S . -B "$build" -DLOCALPROXY_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages localproxy needs to build and test, only those missing.
-# Usage: scripts/install-deps.sh [--demo | --test]
-#   --demo adds python3 (the demo script); --test adds the test framework and the real peers.
+# Usage: scripts/install-deps.sh [--demo | --test | --fuzz]
+#   --demo adds python3 (the demo script); --test adds the test framework and the real peers;
+#   --fuzz adds clang 14 and libFuzzer (scripts/fuzz.sh, the sanitizer runs of .ci/run).
 set -euo pipefail
 
 packages=(g++ cmake make pkg-config git ca-certificates
           libboost1.81-all-dev libssl-dev libprotobuf-dev protobuf-compiler libsystemd-dev
           prometheus-cpp-dev)
 case "${1:-}" in
+  --fuzz) packages+=(clang-14 libfuzzer-14-dev libclang-rt-14-dev) ;;
   --demo) packages+=(python3) ;;
   --test) packages+=(python3 libgtest-dev openssl socat tinyproxy openssh-server openssh-client procps systemd dpkg-dev file groff-base) ;;
 esac

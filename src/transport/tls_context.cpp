@@ -1,5 +1,9 @@
 #include "tls_context.hpp"
 
+#include <map>
+#include <mutex>
+#include <utility>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -13,7 +17,9 @@ namespace localproxy::transport {
 
 namespace ssl = boost::asio::ssl;
 
-std::shared_ptr<ssl::context> make_tls_context(const tls_options& options) {
+namespace {
+
+std::shared_ptr<ssl::context> load_tls_context(const tls_options& options) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression);
@@ -24,6 +30,20 @@ std::shared_ptr<ssl::context> make_tls_context(const tls_options& options) {
       SSL_CTX_load_verify_locations(ctx->native_handle(), nullptr, options.capath.c_str()) != 1)
     LP_LOG(warning) << "Cannot use CA directory " << options.capath;
   ctx->set_verify_mode(options.verify ? ssl::verify_peer : ssl::verify_none);
+  return ctx;
+}
+
+}  // namespace
+
+std::shared_ptr<ssl::context> shared_tls_context(const tls_options& options) {
+  // One per distinct settings for the life of the process (a proxy has one, a test a few): the
+  // store is not read again on each reconnect. Nothing changes a context once it is made; each
+  // stream's SNI and name check are set on its own SSL (prepare_tls_client).
+  static std::mutex mutex;
+  static std::map<std::pair<bool, std::string>, std::shared_ptr<ssl::context>> contexts;
+  const std::lock_guard lock(mutex);
+  auto& ctx = contexts[{options.verify, options.capath}];
+  if (!ctx) ctx = load_tls_context(options);
   return ctx;
 }
 

@@ -11,7 +11,9 @@
 
 namespace localproxy::transport {
 
-[[nodiscard]] std::shared_ptr<boost::asio::ssl::context> make_tls_context(const tls_options& options);
+// The client context for these settings, made (and the CA store read) on the first call only;
+// later calls with the same settings return the same context.
+[[nodiscard]] std::shared_ptr<boost::asio::ssl::context> shared_tls_context(const tls_options& options);
 
 // SNI (not for IP literals) and the verification of `host` for one TLS stream's native handle.
 boost::system::error_code prepare_tls_client(SSL* ssl, const std::string& host, bool verify);

@@ -64,6 +64,11 @@ void classify_upgrade_failure(const boost::system::error_code& ec, const websock
   if (ec == beast::error::timeout) {
     failure.kind = failure_kind::timeout;
     failure.message = "WebSocket upgrade timed out after " + std::to_string(t.step_timeout.count()) + " ms";
+  } else if (status == 101) {
+    // Beast read a 101 and refused it (no Upgrade or Connection field, a wrong
+    // Sec-WebSocket-Accept, HTTP/1.0): the service accepted the upgrade, its answer is malformed.
+    failure.kind = failure_kind::bad_response;
+    failure.message = "the service answered 101 but its upgrade reply fails the WebSocket checks: " + ec.message();
   } else if (status >= 400 && status < 500) {
     failure.kind = failure_kind::http_rejected;
     failure.message = "the service answered " + std::to_string(status) + (body.empty() ? "" : ": " + body);
@@ -108,7 +113,8 @@ asio::awaitable<std::unique_ptr<websocket_connection>> upgrade(Stream stream, st
   const std::string selected(res[beast::http::field::sec_websocket_protocol]);
   if (selected != t.subprotocol) {
     failure = {failure_kind::bad_response, static_cast<int>(res.result_int()), std::string(res["channel-id"]),
-               "the service selected subprotocol '" + selected + "' instead of '" + t.subprotocol + "'"};
+               "the service answered 101 but selected subprotocol '" + selected + "' instead of '" + t.subprotocol +
+                   "'"};
     co_return nullptr;
   }
   co_return std::make_unique<websocket_connection_impl<Stream>>(std::move(ws), std::move(tls),
@@ -130,6 +136,8 @@ asio::awaitable<std::unique_ptr<websocket_connection>> to_service(Stream stream,
 asio::awaitable<std::unique_ptr<websocket_connection>> connect_websocket(const websocket_target& t,
                                                                           connect_failure& failure) {
   auto ex = co_await asio::this_coro::executor;
+  // First: on the first attempt a CA directory's warning comes before any connection.
+  auto tls = shared_tls_context(t.tls_settings);
   const auto& dial_host = t.proxy ? t.proxy->host : t.host;
   const auto dial_port = t.proxy ? t.proxy->port : t.port;
   if (t.proxy) LP_LOG(info) << "Using web proxy " << authority(dial_host, dial_port) << (t.proxy->tls ? " (https)" : "");
@@ -145,7 +153,6 @@ asio::awaitable<std::unique_ptr<websocket_connection>> connect_websocket(const w
                    ec.message()};
     co_return nullptr;
   }
-  auto tls = make_tls_context(t.tls_settings);
   beast::tcp_stream tcp(std::move(socket));
   if (t.proxy && t.proxy->tls) {
     tls_stream to_proxy(std::move(tcp), *tls);

@@ -256,20 +256,29 @@ void source_listeners::close_all() {
 }
 
 asio::awaitable<void> source_listeners::accept_loop(std::shared_ptr<listener> l, std::string service_id, std::uint16_t port) {
-  auto pause = std::chrono::milliseconds(100);
+  constexpr auto first_pause = std::chrono::milliseconds(100);
+  constexpr auto longest_pause = std::chrono::milliseconds(1000);
+  auto pause = first_pause;
+  int failures = 0;  // in the current burst
   asio::steady_timer timer(executor_);
   while (l->open) {
     auto [ec, socket] = co_await l->acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
     if (!l->open) break;
     if (ec) {
-      // e.g. too many open files: back off instead of spinning, and keep listening.
-      LP_LOG(error) << "Accept failed on port " << port << ": " << ec.message() << "; retrying in " << pause.count() << " ms";
+      // e.g. EMFILE/ENFILE: the client waits in the backlog. Back off instead of spinning, keep
+      // listening, and log once per burst rather than once per failed accept.
+      if (failures++ == 0)
+        LP_LOG(error) << "Accept failed on port " << port << ": " << ec.message() << "; retrying from "
+                      << first_pause.count() << " ms up to every " << longest_pause.count() << " ms until it succeeds";
       timer.expires_after(pause);
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      pause = std::min(pause * 2, std::chrono::milliseconds(5000));
+      pause = std::min(pause * 2, longest_pause);
       continue;
     }
-    pause = std::chrono::milliseconds(100);
+    if (failures > 0)
+      LP_LOG(warning) << "Accepting again on port " << port << " after " << failures << " failed attempts";
+    failures = 0;
+    pause = first_pause;
     boost::system::error_code peer_ec;
     const auto peer = socket.remote_endpoint(peer_ec);
     const auto peer_text = peer_ec ? std::string("unknown") : peer.address().to_string() + ":" + std::to_string(peer.port());

@@ -36,6 +36,16 @@ TUNNEL_SERVICE = os.path.join(BIN, "tunnel-service")
 PEER_SOURCE = os.environ.get("LOCALPROXY_PEER_SOURCE") or None
 PEER_DESTINATION = os.environ.get("LOCALPROXY_PEER_DESTINATION") or None
 
+# The bulk transfers' sizes are multiplied by LOCALPROXY_E2E_PAYLOAD_SCALE (default 1): the
+# sanitized CI run (scripts/test-sanitized.sh) moves less, as ASan makes every byte slower.
+PAYLOAD_SCALE = float(os.environ.get("LOCALPROXY_E2E_PAYLOAD_SCALE") or 1)
+
+
+def payload_size(size):
+    """A bulk transfer's size in bytes, scaled; never below 64 KiB (still many messages)."""
+    return max(65536, int(size * PAYLOAD_SCALE)) if PAYLOAD_SCALE != 1 else size
+
+
 # Log lines both our localproxy and the reference 3.3.1 write (the same wording).
 CONNECTED_RX = r"Successfully established websocket connection with proxy server"
 LISTENING_RX = r"Listening for new connection on port (\d+)"

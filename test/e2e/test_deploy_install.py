@@ -106,7 +106,14 @@ class Install(unittest.TestCase):
 
     @unittest.skipUnless(shutil.which("cpack") and shutil.which("dpkg-shlibdeps"), "cpack or dpkg-dev missing")
     def test_deb_package_depends_on_the_libraries_it_links(self):
-        r = run(["cpack", "-G", "DEB", "-B", self.dir], timeout=600, cwd=BUILD)
+        # Packaged from an install copy of its own: cpack on the build directory would first build
+        # its preinstall target (all of it), under the other tests running from that directory.
+        stage = os.path.join(self.dir, "stage")
+        r = run(["cmake", "--install", BUILD, "--prefix", "/usr", "--strip"], env=dict(os.environ, DESTDIR=stage))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = run(["cpack", "-G", "DEB", "--config", os.path.join(BUILD, "CPackConfig.cmake"), "-B", self.dir,
+                 "-D", "CPACK_INSTALL_CMAKE_PROJECTS=", "-D", f"CPACK_INSTALLED_DIRECTORIES={stage};."],
+                timeout=600, cwd=self.dir)
         self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr[-2000:])
         debs = [f for f in os.listdir(self.dir) if f.endswith(".deb")]
         self.assertEqual(len(debs), 1, os.listdir(self.dir))

@@ -5,7 +5,7 @@ import subprocess
 import time
 import unittest
 
-from harness import free_port
+from harness import free_port, payload_size
 from sshd import SSH, SshHarness, needs_ssh
 
 
@@ -18,7 +18,7 @@ class Ssh(SshHarness):
                              capture_output=True, text=True, timeout=30)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(out.stdout.split(), ["tunnel-ok", "Linux"])
-        self.scp_intact(local, 8 * 1024 * 1024)
+        self.scp_intact(local, payload_size(8 * 1024 * 1024))
 
     def test_unnamed_tunnel_many_ssh_sessions_and_scp(self):
         """Unnamed tunnel (-s PORT / -d PORT): every ssh session works, not only the first.
@@ -54,7 +54,7 @@ class Ssh(SshHarness):
                 problems.append(f"session {n} of 8 (at once): status {p.returncode}, output {stdout!r}, "
                                 f"{stderr.strip()!r}")
         self.assertEqual(problems, [], self.logs())
-        self.scp_intact(local, 8 * 1024 * 1024)
+        self.scp_intact(local, payload_size(8 * 1024 * 1024))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import threading
 import time
 import unittest
 
-from harness import Harness, echo_roundtrip, free_port, sha256
+from harness import Harness, echo_roundtrip, free_port, payload_size, sha256
 
 
 class Transfer(Harness):
@@ -22,11 +22,11 @@ class Transfer(Harness):
     def test_v3_transfer_both_ways(self):
         echo = self.echo_server()
         src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"])
-        self.roundtrip_checked(ports[0], 16 * 1024 * 1024)
+        self.roundtrip_checked(ports[0], payload_size(16 * 1024 * 1024))
         dst.wait_for(r"Peer speaks protocol V3")
 
     def test_download_from_destination(self):
-        payload = os.urandom(8 * 1024 * 1024)
+        payload = os.urandom(payload_size(8 * 1024 * 1024))
 
         def serve(conn):
             conn.sendall(payload)
@@ -47,7 +47,7 @@ class Transfer(Harness):
     def test_v2_peer(self):
         echo = self.echo_server()
         src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"], src_extra=["-y", "V2"])
-        self.roundtrip_checked(ports[0], 4 * 1024 * 1024)
+        self.roundtrip_checked(ports[0], payload_size(4 * 1024 * 1024))
         dst.wait_for(r"Peer speaks protocol V2")
         # a second connection after the first ended opens a new stream
         self.roundtrip_checked(ports[0], 100000)
@@ -55,7 +55,7 @@ class Transfer(Harness):
     def test_v1_peer(self):
         echo = self.echo_server()
         src, dst, ports = self.start_pair(str(echo.port), str(free_port()), ["SSH"], src_extra=["-y", "V1"])
-        self.roundtrip_checked(ports[0], 4 * 1024 * 1024)
+        self.roundtrip_checked(ports[0], payload_size(4 * 1024 * 1024))
         dst.wait_for(r"Peer speaks protocol V1")
 
     def test_v2_second_client_refused_first_unharmed(self):
@@ -100,7 +100,7 @@ class Transfer(Harness):
         src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"])
         status, _ = self.api("POST", f"/tunnels/{self.tunnel['tunnelId']}/reframe?on=1")
         self.assertEqual(status, 200)
-        self.roundtrip_checked(ports[0], 4 * 1024 * 1024)
+        self.roundtrip_checked(ports[0], payload_size(4 * 1024 * 1024))
         for i in range(20):  # many small messages too
             self.roundtrip_checked(ports[0], 1 + i * 37)
 
@@ -108,7 +108,7 @@ class Transfer(Harness):
         path = os.path.join(self.dir, "app.sock")
         self.echo_server(unix_path=path)
         src, dst, ports = self.start_pair(f"SSH={path}", f"SSH={free_port()}", ["SSH"])
-        self.roundtrip_checked(ports[0], 1024 * 1024)
+        self.roundtrip_checked(ports[0], payload_size(1024 * 1024))
         dst.wait_for(r"Connected to " + path)
 
     def test_half_closing_client_gets_the_reply(self):

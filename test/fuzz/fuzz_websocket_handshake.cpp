@@ -105,6 +105,9 @@ asio::awaitable<void> client(const lt::websocket_target& target, bool reply_has_
     fuzz::check(failure.message.find("token-value") == std::string::npos || reply_has_token,
                 "the failure message shows the access token");
     const int status = failure.http_status;
+    // A 101 the checks refuse is the service's malformed acceptance, not a server error.
+    fuzz::check(status != 101 || failure.kind == lt::failure_kind::bad_response,
+                "a refused 101 is not a bad response: " + fuzz::printable(failure.message));
     if (failure.kind == lt::failure_kind::http_rejected) {
       fuzz::check(status >= 400 && status < 500, "no retry after status " + std::to_string(status));
     } else {

@@ -163,8 +163,11 @@ asio::awaitable<void> server::upgrade(Stream stream) {
   if (aec) co_return;
   auto self = std::make_shared<peer_impl<Stream>>(std::move(ws));
   auto t = v.t;
-  self->chunker = [t, &tunnels = tunnels_](std::size_t left) -> std::size_t {
-    if (!t->reframe) return left;
+  // The tunnel owns this peer (side::connection): a weak reference here, or the two keep each
+  // other alive once the registry lets the tunnel go (LeakSanitizer found that cycle).
+  self->chunker = [weak = std::weak_ptr<tunnel>(t), &tunnels = tunnels_](std::size_t left) -> std::size_t {
+    const auto owner = weak.lock();
+    if (!owner || !owner->reframe) return left;
     return tunnels.random_size(max_message);
   };
   auto& s = t->of(v.r);

@@ -2,6 +2,8 @@
 // 127.0.0.1 presenting certificates made by the test.
 #include "transport_fixture.hpp"
 
+#include <filesystem>
+
 namespace transport_test {
 namespace {
 
@@ -29,6 +31,34 @@ TEST_F(TlsVerification, SystemStoreAloneDoesNotTrustTheTestCa) {
   EXPECT_TRUE(out.failure.retryable());
   EXPECT_NE(out.failure.message.find("certificate verify failed"), std::string::npos) << out.failure.message;
   EXPECT_TRUE(service.requests().empty());
+}
+
+// The CA store is read once per process and settings, not on every connect: once a connect has
+// verified through a CA directory, emptying that directory changes nothing for later connects
+// with the same settings, while settings naming another (empty) directory get their own store.
+TEST_F(TlsVerification, CaStoreIsLoadedOnceAndReused) {
+  websocket_server service(io, tls_service(certs().localhost));
+  temp_dir dir;
+  const auto capath = dir.path() / "ca";
+  certs().trusted.write_capath(capath.string());
+  auto t = service_target(service.port());
+  t.tls_settings.capath = capath.string();
+  auto first = connect(t);
+  ASSERT_TRUE(first.connection) << first.failure.message;
+
+  std::filesystem::remove_all(capath);
+  std::filesystem::create_directory(capath);
+  auto again = connect(t);
+  ASSERT_TRUE(again.connection) << "the store was read again: " << again.failure.message;
+  EXPECT_EQ(echo(*again.connection, "same store"), "same store");
+
+  const auto empty = dir.path() / "empty";
+  std::filesystem::create_directory(empty);
+  t.tls_settings.capath = empty.string();
+  auto other = connect(t);
+  ASSERT_TRUE(other.finished);
+  EXPECT_FALSE(other.connection);
+  EXPECT_EQ(other.failure.kind, failure_kind::tls) << other.failure.message;
 }
 
 TEST_F(TlsVerification, CertificateFromAnotherCaFails) {

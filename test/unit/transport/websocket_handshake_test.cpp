@@ -54,8 +54,39 @@ TEST_F(WebSocketHandshake, AnotherSubprotocolIsABadResponse) {
   EXPECT_TRUE(out.failure.retryable());
   EXPECT_EQ(out.failure.http_status, 101);
   EXPECT_EQ(out.failure.channel_id, "test-channel-0001");
+  EXPECT_TRUE(out.failure.message.starts_with("the service answered 101 but selected subprotocol ")) << out.failure.message;
   EXPECT_NE(out.failure.message.find("aws.iot.securetunneling-2.0"), std::string::npos) << out.failure.message;
   EXPECT_NE(out.failure.message.find(v3_protocol), std::string::npos) << out.failure.message;
+}
+
+// A 101 that Beast refuses is the service accepting the upgrade with a malformed reply: a bad
+// response (retried), reported as a 101, never as "the service answered 101" like a server error.
+TEST_F(WebSocketHandshake, RejectedSwitchingProtocolsIsABadResponseNamedAsSuch) {
+  const std::string upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\n";
+  const std::string accept = "Sec-WebSocket-Accept: bm90IHRoZSByaWdodCBrZXkgYXQgYWxsIQ==\r\n";
+  const std::string protocol = std::string("Sec-WebSocket-Protocol: ") + v3_protocol + "\r\n";
+  const struct {
+    std::string fields;
+    std::string names;  // in the message: what Beast found wrong
+  } cases[] = {
+      {upgrade + accept + protocol + "channel-id: chan-101\r\n", "Sec-WebSocket-Accept"},
+      {upgrade + protocol + "channel-id: chan-101\r\n", "Sec-WebSocket-Accept"},
+      {"Connection: Upgrade\r\n" + accept + protocol + "channel-id: chan-101\r\n", "Upgrade"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.fields);
+    raw_server service(io, raw_server::mode::reply_to_request, "HTTP/1.1 101 Switching Protocols\r\n" + c.fields + "\r\n");
+    auto out = connect(service_target(service.port(), false));
+    ASSERT_TRUE(out.finished);
+    EXPECT_FALSE(out.connection);
+    EXPECT_EQ(out.failure.kind, failure_kind::bad_response) << out.failure.message;
+    EXPECT_TRUE(out.failure.retryable());
+    EXPECT_EQ(out.failure.http_status, 101);
+    EXPECT_EQ(out.failure.channel_id, "chan-101");
+    EXPECT_TRUE(out.failure.message.starts_with("the service answered 101 but its upgrade reply fails the WebSocket checks: "))
+        << out.failure.message;
+    EXPECT_NE(out.failure.message.find(c.names), std::string::npos) << out.failure.message;
+  }
 }
 
 TEST_F(WebSocketHandshake, NoSubprotocolIsABadResponse) {
