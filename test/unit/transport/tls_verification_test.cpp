@@ -58,7 +58,7 @@ TEST_F(TlsVerification, CaStoreIsLoadedOnceAndReused) {
   auto other = connect(t);
   ASSERT_TRUE(other.finished);
   EXPECT_FALSE(other.connection);
-  EXPECT_EQ(other.failure.kind, failure_kind::tls) << other.failure.message;
+  EXPECT_EQ(other.failure.kind, failure_kind::certificate) << other.failure.message;
 }
 
 TEST_F(TlsVerification, CertificateFromAnotherCaFails) {

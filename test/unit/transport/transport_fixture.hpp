@@ -22,8 +22,10 @@
 namespace localproxy::transport {
 // So that a failed EXPECT_EQ on a failure kind names it.
 inline void PrintTo(failure_kind kind, std::ostream* os) {
-  static constexpr const char* names[] = {"network",       "timeout",      "tls",            "http_rejected",
-                                          "http_server",   "bad_response", "proxy_rejected", "proxy_failed"};
+  static constexpr const char* names[] = {"network",      "dns",         "timeout",        "tls",
+                                          "certificate",  "http_rejected", "http_server",  "bad_response",
+                                          "proxy_rejected", "proxy_failed"};
+  static_assert(std::size(names) == static_cast<std::size_t>(failure_kind::proxy_failed) + 1);
   const auto i = static_cast<std::size_t>(kind);
   *os << (i < std::size(names) ? names[i] : "?");
 }
