@@ -19,7 +19,8 @@ namespace tunnel_service {
 class peer {
  public:
   virtual ~peer() = default;
-  virtual boost::asio::awaitable<boost::system::error_code> read(std::vector<std::uint8_t>& message) = 0;
+  // `message` views the message read until the next read.
+  virtual boost::asio::awaitable<boost::system::error_code> read(std::span<const std::uint8_t>& message) = 0;
   virtual void start_writer(std::shared_ptr<peer> self) = 0;
   // Queues bytes to send (tunnel frames; WebSocket message boundaries are the writer's choice).
   virtual void send(std::span<const std::uint8_t> bytes) = 0;

@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
@@ -20,12 +21,13 @@ class peer_impl final : public peer {
   explicit peer_impl(boost::beast::websocket::stream<Stream> ws)
       : ws_(std::move(ws)), wake_(ws_.get_executor()), drained_(ws_.get_executor()) {}
 
-  boost::asio::awaitable<boost::system::error_code> read(std::vector<std::uint8_t>& message) override {
-    message.clear();
-    auto buffer = boost::asio::dynamic_buffer(message);
-    auto [ec, n] = co_await ws_.async_read(buffer, boost::asio::as_tuple(boost::asio::use_awaitable));
+  boost::asio::awaitable<boost::system::error_code> read(std::span<const std::uint8_t>& message) override {
+    in_.consume(in_.size());  // reused, and not zero-filled before each read
+    message = {};
+    auto [ec, n] = co_await ws_.async_read(in_, boost::asio::as_tuple(boost::asio::use_awaitable));
     (void)n;
     if (!ec && !ws_.got_binary()) co_return make_error_code(boost::system::errc::protocol_error);
+    if (!ec) message = {static_cast<const std::uint8_t*>(in_.cdata().data()), in_.size()};
     co_return ec;
   }
 
@@ -91,6 +93,7 @@ class peer_impl final : public peer {
   }
 
   boost::beast::websocket::stream<Stream> ws_;
+  boost::beast::flat_buffer in_;
   localproxy::tunnel::async_event wake_;
   localproxy::tunnel::async_event drained_;
   std::vector<std::uint8_t> queue_;
