@@ -15,6 +15,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include "localproxy/transport/socket_options.hpp"
 #include "localproxy/transport/websocket.hpp"
 
 namespace localproxy::transport {
@@ -38,6 +39,8 @@ class websocket_connection_impl final : public websocket_connection {
                             std::string subprotocol)
       : ws_(std::move(ws)), tls_(std::move(tls)), channel_id_(std::move(channel_id)), subprotocol_(std::move(subprotocol)) {
     keep_tls_buffers(ws_.next_layer());
+    boost::system::error_code ignored;  // an optimisation only
+    boost::beast::get_lowest_layer(ws_).socket().set_option(tcp_notsent_lowat(unsent_limit), ignored);
   }
 
   boost::asio::awaitable<boost::system::error_code> read(std::span<const std::uint8_t>& message) override {

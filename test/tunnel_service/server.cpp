@@ -12,6 +12,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include "localproxy/log/log.hpp"
+#include "localproxy/transport/socket_options.hpp"
 #include "peer_impl.hpp"
 
 namespace tunnel_service {
@@ -107,6 +108,7 @@ asio::awaitable<void> server::accept_loop(asio::ip::tcp::acceptor& acceptor) {
     if (ec == asio::error::operation_aborted) co_return;
     if (ec) continue;
     socket.set_option(asio::ip::tcp::no_delay(true), ec);
+    socket.set_option(localproxy::transport::tcp_notsent_lowat(localproxy::transport::unsent_limit), ec);
     asio::co_spawn(acceptor.get_executor(), serve(std::move(socket)), asio::detached);
   }
 }
