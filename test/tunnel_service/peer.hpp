@@ -31,7 +31,8 @@ class peer {
   // Drops the TCP connection without a close frame.
   virtual void abort() noexcept = 0;
   [[nodiscard]] virtual bool open() const = 0;
-  // When set, returns the size of the next WebSocket message (reframing); else messages are full.
+  // When set and not 0, the size of the next WebSocket message (reframing); else messages hold as
+  // many whole frames as fit.
   std::function<std::size_t(std::size_t)> chunker;
 };
 

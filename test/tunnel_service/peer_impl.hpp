@@ -15,6 +15,19 @@ namespace tunnel_service {
 
 inline constexpr std::size_t max_message = 131076;
 
+// The longest run of whole frames at the start of `bytes` that fits in `limit` (the queue holds
+// whole frames only, each at most 2 + 65535 bytes, so at least one fits): a frame cut across two
+// messages would cost the receiver a copy to put it back together.
+inline std::size_t whole_frames(std::span<const std::uint8_t> bytes, std::size_t limit) {
+  std::size_t n = 0;
+  while (bytes.size() - n >= 2) {
+    const std::size_t frame = 2 + ((std::size_t{bytes[n]} << 8) | bytes[n + 1]);
+    if (n + frame > limit || n + frame > bytes.size()) break;
+    n += frame;
+  }
+  return n > 0 ? n : std::min(bytes.size(), limit);
+}
+
 template <class Stream>
 class peer_impl final : public peer {
  public:
@@ -76,8 +89,11 @@ class peer_impl final : public peer {
       std::swap(queue_, sending_);
       std::size_t at = 0;
       while (at < sending_.size() && open_) {
-        std::size_t n = std::min(sending_.size() - at, max_message);
-        if (chunker) n = std::clamp<std::size_t>(chunker(sending_.size() - at), 1, n);
+        // Reframing (chunker) cuts anywhere on purpose; otherwise messages end where frames do.
+        const std::size_t left = sending_.size() - at;
+        const std::size_t cut = chunker ? chunker(left) : 0;
+        const std::size_t n = cut > 0 ? std::min({cut, left, max_message})
+                                      : whole_frames(std::span(sending_).subspan(at), max_message);
         auto [ec, written] = co_await ws_.async_write(asio::buffer(sending_.data() + at, n), asio::as_tuple(asio::use_awaitable));
         (void)written;
         if (ec) {

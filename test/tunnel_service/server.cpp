@@ -165,9 +165,8 @@ asio::awaitable<void> server::upgrade(Stream stream) {
   if (aec) co_return;
   auto self = std::make_shared<peer_impl<Stream>>(std::move(ws));
   auto t = v.t;
-  self->chunker = [t, &tunnels = tunnels_](std::size_t left) -> std::size_t {
-    if (!t->reframe) return left;
-    return tunnels.random_size(max_message);
+  self->chunker = [t, &tunnels = tunnels_](std::size_t) -> std::size_t {
+    return t->reframe ? tunnels.random_size(max_message) : 0;  // 0: whole frames
   };
   auto& s = t->of(v.r);
   LP_LOG(info) << "Tunnel " << t->id << ": " << role_name(v.r) << " connected, token " << shown(s.token) << ", "
