@@ -11,6 +11,7 @@ Figures only: nothing here passes or fails.
 """
 import argparse
 import os
+import select
 import socket
 import statistics
 import struct
@@ -93,7 +94,7 @@ def download(port, total):
 
 
 def rtt(port, count):
-    s = socket.create_connection(("127.0.0.1", port))
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.sendall(b"E")
     samples = []
@@ -129,8 +130,9 @@ def rtt_beside_stream(port, count):
     """Round trips while another connection of the same tunnel carries a saturating download."""
     reader = subprocess.Popen([sys.executable, "-c", STREAM_READER, str(port)], stdout=subprocess.PIPE, text=True)
     try:
-        if reader.stdout.readline().strip() != "flowing":
-            raise RuntimeError("the saturating stream did not start")
+        ready, _, _ = select.select([reader.stdout], [], [], 30)
+        if not ready or reader.stdout.readline().strip() != "flowing":
+            raise RuntimeError("the saturating stream did not start within 30 s")
         return rtt(port, count)
     finally:
         reader.kill()
@@ -143,7 +145,7 @@ def connections_per_second(port, count):
     t0 = time.monotonic()
     for _ in range(count):
         c0 = time.perf_counter()
-        s = socket.create_connection(("127.0.0.1", port))
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
         s.sendall(b"Ex")
         assert s.recv(1) == b"x"
         samples.append((time.perf_counter() - c0) * 1e6)
