@@ -11,14 +11,15 @@ WORKDIR /src
 COPY scripts/install-deps.sh scripts/
 RUN scripts/install-deps.sh
 COPY . .
-# Stripped binary, CA bundle, and the Debian packages that hold the libraries it links. Boost is
-# linked statically: its four runtime packages would add 5 MB, half of it copyright files.
-RUN scripts/build.sh -DLOCALPROXY_BUILD_TESTS=OFF -DLOCALPROXY_STATIC_BOOST=ON \
+# Stripped binary, CA bundle, and the Debian packages that hold the libraries it links (Boost and
+# protobuf-lite are linked statically, LOCALPROXY_STATIC_LIBS).
+RUN scripts/build.sh -DLOCALPROXY_BUILD_TESTS=OFF \
  && install -d /out \
  && strip -o /out/localproxy build/bin/localproxy \
  && cp /etc/ssl/certs/ca-certificates.crt /out/ \
- && ldd build/bin/localproxy | awk '$2 == "=>" { print $3 }' | xargs -r realpath \
-    | xargs -r dpkg -S | cut -d: -f1 | sort -u > /out/runtime-packages \
+ && for lib in $(ldd build/bin/localproxy | awk '$2 == "=>" { print $3 }'); do \
+      dpkg -S "$lib" 2>/dev/null || dpkg -S "$(realpath "$lib")" || exit 1; done > /out/owners \
+ && cut -d: -f1 /out/owners | sort -u > /out/runtime-packages && rm /out/owners \
  && cat /out/runtime-packages
 
 FROM ${BASE_IMAGE}

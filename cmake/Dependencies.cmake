@@ -1,10 +1,11 @@
 # Every dependency comes from Debian 12 packages (scripts/install-deps.sh); nothing is downloaded.
 find_package(Threads REQUIRED)
 find_package(OpenSSL 3 REQUIRED)
-find_package(Protobuf REQUIRED)
-if(LOCALPROXY_STATIC_BOOST)
+if(LOCALPROXY_STATIC_LIBS)  # the static archives come with the same -dev packages
+  set(Protobuf_USE_STATIC_LIBS ON)
   set(Boost_USE_STATIC_LIBS ON)
 endif()
+find_package(Protobuf REQUIRED)
 find_package(Boost 1.81 REQUIRED CONFIG COMPONENTS program_options log log_setup)
 
 # Asio, Beast and JSON are compiled once (lp_boost_impl) instead of in every translation unit.

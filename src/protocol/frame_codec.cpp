@@ -220,11 +220,8 @@ std::size_t frame_decoder::partial_length() const noexcept {
 }
 
 std::size_t frame_decoder::fill_partial(std::span<const std::uint8_t> bytes) noexcept {
-  auto append = [this](std::span<const std::uint8_t> part) {
-    const std::size_t at = partial_.size();
-    partial_.resize(at + part.size());
-    if (!part.empty()) std::memcpy(partial_.data() + at, part.data(), part.size());
-  };
+  // One copy, no zero-fill first (as resize + memcpy did).
+  auto append = [this](std::span<const std::uint8_t> part) { partial_.insert(partial_.end(), part.begin(), part.end()); };
   std::size_t used = 0;
   if (partial_.size() < 2) {
     used = std::min(bytes.size(), 2 - partial_.size());

@@ -11,12 +11,24 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include "localproxy/transport/socket_options.hpp"
 #include "localproxy/transport/websocket.hpp"
 
 namespace localproxy::transport {
+
+// OpenSSL frees a connection's record buffers whenever they run empty (asio asks for it): that is a
+// free and a malloc per record on a busy tunnel, to save 34 KiB on an idle one. Keep them.
+template <class Layer>
+void keep_tls_buffers(Layer& layer) {
+  if constexpr (requires { SSL_clear_mode(layer.native_handle(), SSL_MODE_RELEASE_BUFFERS); }) {
+    SSL_clear_mode(layer.native_handle(), SSL_MODE_RELEASE_BUFFERS);
+    keep_tls_buffers(layer.next_layer());
+  }
+}
 
 template <class Stream>
 class websocket_connection_impl final : public websocket_connection {
@@ -25,16 +37,23 @@ class websocket_connection_impl final : public websocket_connection {
 
   websocket_connection_impl(ws_type ws, std::shared_ptr<boost::asio::ssl::context> tls, std::string channel_id,
                             std::string subprotocol)
-      : ws_(std::move(ws)), tls_(std::move(tls)), channel_id_(std::move(channel_id)), subprotocol_(std::move(subprotocol)) {}
+      : ws_(std::move(ws)), tls_(std::move(tls)), channel_id_(std::move(channel_id)), subprotocol_(std::move(subprotocol)) {
+    keep_tls_buffers(ws_.next_layer());
+    boost::system::error_code ignored;  // an optimisation only
+    boost::beast::get_lowest_layer(ws_).socket().set_option(tcp_notsent_lowat(unsent_limit), ignored);
+  }
 
-  boost::asio::awaitable<boost::system::error_code> read(std::vector<std::uint8_t>& message) override {
+  boost::asio::awaitable<boost::system::error_code> read(std::span<const std::uint8_t>& message) override {
     namespace asio = boost::asio;
-    message.clear();
-    auto buffer = asio::dynamic_buffer(message);
-    auto [ec, n] = co_await ws_.async_read(buffer, asio::as_tuple(asio::use_awaitable));
+    // A flat_buffer keeps its storage from one message to the next and, unlike a vector, does not
+    // zero-fill what the read is about to overwrite.
+    in_.consume(in_.size());
+    message = {};
+    auto [ec, n] = co_await ws_.async_read(in_, asio::as_tuple(asio::use_awaitable));
     if (ec == boost::beast::websocket::error::closed) peer_closed_ = true;
     if (!ec && !ws_.got_binary()) co_return make_error_code(boost::system::errc::protocol_error);
     (void)n;
+    if (!ec) message = {static_cast<const std::uint8_t*>(in_.cdata().data()), in_.size()};
     co_return ec;
   }
 
@@ -88,6 +107,7 @@ class websocket_connection_impl final : public websocket_connection {
 
  private:
   ws_type ws_;
+  boost::beast::flat_buffer in_;  // the message read last
   std::shared_ptr<boost::asio::ssl::context> tls_;  // outlives the stream that uses it
   std::string channel_id_;
   std::string subprotocol_;

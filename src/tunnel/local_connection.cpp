@@ -24,6 +24,7 @@ local_connection::local_connection(const asio::any_io_executor& ex, connection_r
       outbox_(out),
       slot_freed_(ex),
       queue_changed_(ex),
+      idle_timer_(ex),
       progress_(ex) {}
 
 local_connection::~local_connection() {
@@ -92,6 +93,7 @@ void local_connection::start(local_stream stream, std::function<void(local_conne
     return;
   }
   stream_ = std::move(stream);
+  stream_.make_non_blocking();  // deliver() writes without waiting, or not at all
   on_local_end_ = std::move(on_local_end);
   started_ = true;
   auto ex = stream_.get_executor();
@@ -163,18 +165,36 @@ asio::awaitable<void> local_connection::read_loop(std::shared_ptr<local_connecti
     if (!s.busy) release_slot(s);
 }
 
+void local_connection::written(std::size_t n) {
+  bytes_to_local_ += n;
+  awaiting_reply_ = false;
+  last_progress_ = clock::now();
+  progress_.notify();
+}
+
+void local_connection::release_when_idle() {
+  // Storage is kept from one message to the next of a transfer; an idle connection holds none.
+  // One timer per connection, armed once per idle_release at most, not one per drained queue.
+  drained_at_ = clock::now();
+  if (idle_timer_armed_ || queue_.capacity() + writing_.capacity() == 0) return;
+  idle_timer_armed_ = true;
+  idle_timer_.expires_at(drained_at_ + idle_release);
+  idle_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    self->idle_timer_armed_ = false;
+    if (ec || self->closed_ || self->pending_bytes() > 0) return;
+    if (clock::now() < self->drained_at_ + idle_release) {
+      self->release_when_idle();  // it moved meanwhile: wait for a whole idle period
+      return;
+    }
+    std::vector<std::uint8_t>().swap(self->writing_);
+    std::vector<std::uint8_t>().swap(self->queue_);
+    self->recharge_queue();
+  });
+}
+
 asio::awaitable<void> local_connection::write_loop(std::shared_ptr<local_connection> self) {
   for (;;) {
-    while (queue_.empty() && !tunnel_closed_ && !closed_) {
-      if (queue_.capacity() + writing_.capacity() == 0) {
-        co_await queue_changed_.wait();
-      } else if (!co_await queue_changed_.wait_until(clock::now() + idle_release) && queue_.empty()) {
-        // Storage is kept from one message to the next of a transfer; an idle connection holds none.
-        std::vector<std::uint8_t>().swap(writing_);
-        std::vector<std::uint8_t>().swap(queue_);
-        recharge_queue();
-      }
-    }
+    while (queue_.empty() && !tunnel_closed_ && !closed_) co_await queue_changed_.wait();
     if (closed_ || queue_.empty()) break;
     std::swap(queue_, writing_);
     written_ = 0;
@@ -190,13 +210,11 @@ asio::awaitable<void> local_connection::write_loop(std::shared_ptr<local_connect
         co_return;
       }
       written_ += n;
-      bytes_to_local_ += n;
-      awaiting_reply_ = false;
-      last_progress_ = clock::now();
-      progress_.notify();
+      written(n);
     }
     writing_.clear();
     written_ = 0;
+    if (queue_.empty()) release_when_idle();
   }
   if (!closed_) {
     // Half-close first so the application sees a clean end of stream after the last byte.
@@ -208,7 +226,21 @@ asio::awaitable<void> local_connection::write_loop(std::shared_ptr<local_connect
 
 void local_connection::deliver(std::span<const std::uint8_t> payload) {
   if (closed_ || tunnel_closed_ || payload.empty()) return;
-  if (pending_bytes() == 0) last_progress_ = clock::now();  // the stall clock starts with the first byte waiting
+  if (pending_bytes() == 0) {
+    // Nothing waits and no write is under way: write now, in this turn of the event loop and
+    // straight from the WebSocket's buffer; only what the socket does not take is queued (an
+    // error is left to the writer, which meets it again and ends the connection).
+    if (started_) {
+      boost::system::error_code ec;
+      const std::size_t n = stream_.write_now(asio::buffer(payload.data(), payload.size()), ec);
+      if (!ec) {
+        written(n);
+        payload = payload.subspan(n);
+        if (payload.empty()) return;
+      }
+    }
+    last_progress_ = clock::now();  // the stall clock starts with the first byte waiting
+  }
   queue_.insert(queue_.end(), payload.begin(), payload.end());
   // Data the tunnel delivered cannot be refused: it is charged even over the budget, and the
   // session pauses the tunnel when it is.
@@ -233,6 +265,7 @@ void local_connection::abort() noexcept {
   if (closed_) return;
   closed_ = true;
   stream_.close();
+  idle_timer_.cancel();
   // A pending write is cancelled by the close without touching its buffer.
   std::vector<std::uint8_t>().swap(queue_);
   std::vector<std::uint8_t>().swap(writing_);

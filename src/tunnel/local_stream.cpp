@@ -66,6 +66,14 @@ local_stream& local_stream::operator=(local_stream&& other) noexcept {
   return *this;
 }
 
+void local_stream::make_non_blocking() noexcept {
+  boost::system::error_code ignored;
+  if (stdio_)
+    stdio_->out.non_blocking(true, ignored);  // given back to the process as it was found
+  else
+    socket_.non_blocking(true, ignored);
+}
+
 void local_stream::shutdown_send() noexcept {
   boost::system::error_code ignored;
   if (stdio_)

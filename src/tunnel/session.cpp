@@ -67,7 +67,7 @@ asio::awaitable<session_end> tunnel_session::run() {
 }
 
 asio::awaitable<void> tunnel_session::read_loop() {
-  std::vector<std::uint8_t> message;
+  std::span<const std::uint8_t> message;
   while (!end_) {
     auto ec = co_await ws_->read(message);
     if (ec) {

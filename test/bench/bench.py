@@ -2,16 +2,20 @@
 """Benchmark: localproxy through tunnel-service on loopback, beside a direct loopback baseline.
 
 On a tunnel without services (the README's `-s PORT` / `-d PORT`) and on one with a named service,
-measures bulk throughput each way, 1-byte round trip p50/p99, V3 connections set up per second,
-and each proxy's peak RSS and CPU seconds per GiB relayed. Usage:
-    python3 test/bench/bench.py [--mib 512] [--rtt-count 2000] [--connections 300]
+measures bulk throughput each way; the 1-byte round trip p50/p99, alone and beside a saturating
+stream on the same tunnel; connect + first byte p50 and connections set up per second; each
+proxy's idle and peak RSS, shared libraries loaded and CPU seconds per GiB relayed, and
+tunnel-service's CPU per GiB. Usage:
+    python3 test/bench/bench.py [--mib 512] [--rtt-count 2000] [--connections 300] [--reference PATH]
 Figures only: nothing here passes or fails.
 """
 import argparse
 import os
+import select
 import socket
 import statistics
 import struct
+import subprocess
 import sys
 import tempfile
 import threading
@@ -27,7 +31,7 @@ def bench_app(total):
     """The one application behind the tunnel (an unnamed tunnel has one): a connection's first byte
     picks what it does. U: an 8-byte length, then that many bytes to sink, acknowledged (the tunnel
     carries no half-close, so the sink cannot wait for the end of stream); D: send `total` bytes;
-    E: echo."""
+    S: send until the client goes away; E: echo."""
     def serve(conn):
         mode = conn.recv(1)
         if mode == b"U":
@@ -48,6 +52,13 @@ def bench_app(total):
                 conn.sendall(block[:min(left, CHUNK)])
                 left -= CHUNK
             conn.shutdown(socket.SHUT_WR)
+        elif mode == b"S":
+            block = os.urandom(CHUNK)
+            try:
+                while True:
+                    conn.sendall(block)
+            except OSError:
+                pass
         elif mode == b"E":
             harness.EchoServer.echo(conn)
     return harness.EchoServer(handler=serve)
@@ -83,7 +94,7 @@ def download(port, total):
 
 
 def rtt(port, count):
-    s = socket.create_connection(("127.0.0.1", port))
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.sendall(b"E")
     samples = []
@@ -97,23 +108,67 @@ def rtt(port, count):
     return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
 
 
+# A reader in its own process (no GIL shared with the round trips): connects, asks for the endless
+# stream, says "flowing" after the first MiB, then discards until it is stopped.
+STREAM_READER = """
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"S")
+got, told = 0, False
+while True:
+    b = s.recv(262144)
+    if not b:
+        break
+    got += len(b)
+    if not told and got >= 1 << 20:
+        print("flowing", flush=True)
+        told = True
+"""
+
+
+def rtt_beside_stream(port, count):
+    """Round trips while another connection of the same tunnel carries a saturating download."""
+    reader = subprocess.Popen([sys.executable, "-c", STREAM_READER, str(port)], stdout=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([reader.stdout], [], [], 30)
+        if not ready or reader.stdout.readline().strip() != "flowing":
+            raise RuntimeError("the saturating stream did not start within 30 s")
+        return rtt(port, count)
+    finally:
+        reader.kill()
+        reader.wait(timeout=10)
+
+
 def connections_per_second(port, count):
+    """Connections set up per second, and the p50 of connect + first echoed byte."""
+    samples = []
     t0 = time.monotonic()
     for _ in range(count):
-        s = socket.create_connection(("127.0.0.1", port))
+        c0 = time.perf_counter()
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
         s.sendall(b"Ex")
         assert s.recv(1) == b"x"
+        samples.append((time.perf_counter() - c0) * 1e6)
         s.close()
-    return count / (time.monotonic() - t0)
+    return count / (time.monotonic() - t0), statistics.median(samples)
+
+
+def memory(pid):
+    """(VmRSS in MiB, shared libraries mapped) of a running process."""
+    with open(f"/proc/{pid}/status") as f:
+        rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+    with open(f"/proc/{pid}/maps") as f:
+        libs = {line.split()[-1] for line in f if ".so" in line.rsplit("/", 1)[-1]}
+    return rss, len(libs)
 
 
 def measure(port, a, total):
     up = upload(port, total)
     down = download(port, total)
     p50, p99 = rtt(port, a.rtt_count)
-    cps = connections_per_second(port, a.connections)
+    cps, first = connections_per_second(port, a.connections)
     return (f"upload {a.mib / up:.0f} MiB/s, download {a.mib / down:.0f} MiB/s, rtt p50 {p50:.0f} us p99 {p99:.0f} us, "
-            f"{cps:.0f} connections/s")
+            f"connect + first byte p50 {first:.0f} us, {cps:.0f} connections/s")
 
 
 class Bench(harness.Harness):
@@ -140,6 +195,7 @@ def through_tunnel(b, app, a, total, named, binary=None):
             dst.sample_rss()
             time.sleep(0.05)
 
+    idle = {p.name: memory(p.pid) for p in (src, dst)}
     threading.Thread(target=sample, daemon=True).start()
     svc0 = b.service.cpu_seconds()
     cpu0 = (src.cpu_seconds(), dst.cpu_seconds())
@@ -148,23 +204,27 @@ def through_tunnel(b, app, a, total, named, binary=None):
     cpu1 = (src.cpu_seconds(), dst.cpu_seconds())
     svc1 = b.service.cpu_seconds()
     p50, p99 = rtt(ports[0], a.rtt_count)
-    cps = connections_per_second(ports[0], a.connections)
+    busy50, busy99 = rtt_beside_stream(ports[0], a.rtt_count)
+    cps, connect50 = connections_per_second(ports[0], a.connections)
     stop.set()
     gib = 2 * total / 2**30
     shape = "one named service" if named else "tunnel without services, unnamed -s/-d"
     who = f"reference {binary}" if binary else "localproxy"
     print(f"## {who} through tunnel-service ({'ws' if a.plain else 'wss'}), {shape}")
     print(f"upload {a.mib / up:.0f} MiB/s, download {a.mib / down:.0f} MiB/s, rtt p50 {p50:.0f} us p99 {p99:.0f} us, "
+          f"beside a saturating stream p50 {busy50:.0f} us p99 {busy99:.0f} us, connect + first byte p50 {connect50:.0f} us, "
           f"{cps:.0f} connections/s")
     for p, cpu in ((src, cpu1[0] - cpu0[0]), (dst, cpu1[1] - cpu0[1])):
-        print(f"{p.name}: peak RSS {p.peak_rss_kib / 1024:.1f} MiB (anonymous {p.peak_anon_kib / 1024:.1f} MiB, "
-              f"the rest shared library pages), CPU {cpu / gib:.2f} s/GiB")
-    print(f"tunnel-service: CPU {(svc1 - svc0) / gib:.2f} s/GiB")
+        rss, libs = idle[p.name]
+        print(f"{p.name}: idle RSS {rss:.1f} MiB with {libs} shared libraries, peak RSS {p.peak_rss_kib / 1024:.1f} MiB "
+              f"(anonymous {p.peak_anon_kib / 1024:.1f} MiB), CPU {cpu / gib:.2f} s/GiB")
+    print(f"both proxies: CPU {(cpu1[0] - cpu0[0] + cpu1[1] - cpu0[1]) / gib:.2f} s/GiB; "
+          f"tunnel-service: CPU {(svc1 - svc0) / gib:.2f} s/GiB")
     for p in b.procs[first:]:
         p.stop()
     del b.procs[first:]
-    return {"cpu": (cpu1[0] - cpu0[0] + cpu1[1] - cpu0[1]) / gib, "p50": p50, "p99": p99, "cps": cps,
-            "rss": max(src.peak_rss_kib, dst.peak_rss_kib) / 1024}
+    return {"cpu": (cpu1[0] - cpu0[0] + cpu1[1] - cpu0[1]) / gib, "p50": p50, "p99": p99, "busy50": busy50,
+            "busy99": busy99, "first": connect50, "cps": cps, "rss": max(src.peak_rss_kib, dst.peak_rss_kib) / 1024}
 
 
 def main():
@@ -195,8 +255,9 @@ def main():
             print("## ours / reference, tunnel without services (below 1 is better)")
             print(f"CPU per GiB, both proxies {ours['cpu'] / ref['cpu']:.2f}, rtt p50 {ours['p50'] / ref['p50']:.2f} "
                   f"p99 {ours['p99'] / ref['p99']:.2f}, ours p99 / reference p50 {ours['p99'] / ref['p50']:.2f}, "
-                  f"peak RSS {ours['rss'] / ref['rss']:.3f}; connections per second {ours['cps'] / ref['cps']:.2f} "
-                  "(above 1 is better)")
+                  f"beside a stream p50 {ours['busy50'] / ref['busy50']:.2f} p99 {ours['busy99'] / ref['busy99']:.2f}, "
+                  f"connect + first byte p50 {ours['first'] / ref['first']:.2f}, peak RSS {ours['rss'] / ref['rss']:.3f}; "
+                  f"connections per second {ours['cps'] / ref['cps']:.2f} (above 1 is better)")
     finally:
         b.tearDown()
         app.close()

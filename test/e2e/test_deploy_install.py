@@ -120,8 +120,19 @@ class Install(unittest.TestCase):
         deb = os.path.join(self.dir, debs[0])
         control = run(["dpkg-deb", "-f", deb]).stdout
         depends = re.search(r"^Depends: (.*)$", control, re.M).group(1)
-        for package in ("libssl3", "libboost-log1.81.0", "libprotobuf-lite32", "libsystemd0", "ca-certificates",
-                        "libprometheus-cpp-core1.0"):
+        # Whatever is linked statically (LOCALPROXY_STATIC_LIBS) is no dependency; every shared
+        # library the binary loads is.
+        linked = run(["ldd", os.path.join(BUILD, "bin", "localproxy")]).stdout
+        libraries = [line.split()[2] for line in linked.splitlines() if "=>" in line and "/" in line]
+        linked_packages = set()
+        for path in libraries:  # dpkg knows each by one name: under /lib or /usr/lib (merged /usr)
+            owner = run(["dpkg", "-S", path])
+            if owner.returncode != 0:
+                owner = run(["dpkg", "-S", os.path.realpath(path)])
+            self.assertEqual(owner.returncode, 0, owner.stderr)
+            linked_packages.add(owner.stdout.split(":")[0])
+        self.assertIn("libssl3", linked_packages)
+        for package in sorted(linked_packages) + ["libsystemd0", "ca-certificates"]:
             self.assertIn(package, depends)
         files = run(["dpkg-deb", "-c", deb]).stdout
         for path in ("./usr/bin/localproxy", "./usr/lib/systemd/system/localproxy@.service",

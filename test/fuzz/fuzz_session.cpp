@@ -55,11 +55,12 @@ class scripted_websocket : public localproxy::transport::websocket_connection {
   scripted_websocket(const asio::any_io_executor& ex, std::string subprotocol)
       : event_(ex), subprotocol_(std::move(subprotocol)) {}
 
-  asio::awaitable<boost::system::error_code> read(std::vector<std::uint8_t>& message) override {
+  asio::awaitable<boost::system::error_code> read(std::span<const std::uint8_t>& message) override {
     while (inbound.empty() && !aborted) co_await event_.wait();
     if (aborted) co_return asio::error::operation_aborted;
-    message = std::move(inbound.front());
+    last_read_ = std::move(inbound.front());
     inbound.pop_front();
+    message = last_read_;
     co_return boost::system::error_code{};
   }
   asio::awaitable<boost::system::error_code> write(std::span<const asio::const_buffer> buffers) override {
@@ -102,6 +103,7 @@ class scripted_websocket : public localproxy::transport::websocket_connection {
   }
 
   std::deque<std::vector<std::uint8_t>> inbound;
+  std::vector<std::uint8_t> last_read_;  // what the last read() views
   std::vector<std::uint8_t> sent_bytes;
   bool aborted = false;
   bool write_blocked = false;

@@ -19,7 +19,8 @@ namespace tunnel_service {
 class peer {
  public:
   virtual ~peer() = default;
-  virtual boost::asio::awaitable<boost::system::error_code> read(std::vector<std::uint8_t>& message) = 0;
+  // `message` views the message read until the next read.
+  virtual boost::asio::awaitable<boost::system::error_code> read(std::span<const std::uint8_t>& message) = 0;
   virtual void start_writer(std::shared_ptr<peer> self) = 0;
   // Queues bytes to send (tunnel frames; WebSocket message boundaries are the writer's choice).
   virtual void send(std::span<const std::uint8_t> bytes) = 0;
@@ -30,7 +31,8 @@ class peer {
   // Drops the TCP connection without a close frame.
   virtual void abort() noexcept = 0;
   [[nodiscard]] virtual bool open() const = 0;
-  // When set, returns the size of the next WebSocket message (reframing); else messages are full.
+  // When set and not 0, the size of the next WebSocket message (reframing); else messages hold as
+  // many whole frames as fit.
   std::function<std::size_t(std::size_t)> chunker;
 };
 

@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
@@ -14,18 +15,32 @@ namespace tunnel_service {
 
 inline constexpr std::size_t max_message = 131076;
 
+// The longest run of whole frames at the start of `bytes` that fits in `limit` (the queue holds
+// whole frames only, each at most 2 + 65535 bytes, so at least one fits): a frame cut across two
+// messages would cost the receiver a copy to put it back together.
+inline std::size_t whole_frames(std::span<const std::uint8_t> bytes, std::size_t limit) {
+  std::size_t n = 0;
+  while (bytes.size() - n >= 2) {
+    const std::size_t frame = 2 + ((std::size_t{bytes[n]} << 8) | bytes[n + 1]);
+    if (n + frame > limit || n + frame > bytes.size()) break;
+    n += frame;
+  }
+  return n > 0 ? n : std::min(bytes.size(), limit);
+}
+
 template <class Stream>
 class peer_impl final : public peer {
  public:
   explicit peer_impl(boost::beast::websocket::stream<Stream> ws)
       : ws_(std::move(ws)), wake_(ws_.get_executor()), drained_(ws_.get_executor()) {}
 
-  boost::asio::awaitable<boost::system::error_code> read(std::vector<std::uint8_t>& message) override {
-    message.clear();
-    auto buffer = boost::asio::dynamic_buffer(message);
-    auto [ec, n] = co_await ws_.async_read(buffer, boost::asio::as_tuple(boost::asio::use_awaitable));
+  boost::asio::awaitable<boost::system::error_code> read(std::span<const std::uint8_t>& message) override {
+    in_.consume(in_.size());  // reused, and not zero-filled before each read
+    message = {};
+    auto [ec, n] = co_await ws_.async_read(in_, boost::asio::as_tuple(boost::asio::use_awaitable));
     (void)n;
     if (!ec && !ws_.got_binary()) co_return make_error_code(boost::system::errc::protocol_error);
+    if (!ec) message = {static_cast<const std::uint8_t*>(in_.cdata().data()), in_.size()};
     co_return ec;
   }
 
@@ -74,8 +89,11 @@ class peer_impl final : public peer {
       std::swap(queue_, sending_);
       std::size_t at = 0;
       while (at < sending_.size() && open_) {
-        std::size_t n = std::min(sending_.size() - at, max_message);
-        if (chunker) n = std::clamp<std::size_t>(chunker(sending_.size() - at), 1, n);
+        // Reframing (chunker) cuts anywhere on purpose; otherwise messages end where frames do.
+        const std::size_t left = sending_.size() - at;
+        const std::size_t cut = chunker ? chunker(left) : 0;
+        const std::size_t n = cut > 0 ? std::min({cut, left, max_message})
+                                      : whole_frames(std::span(sending_).subspan(at), max_message);
         auto [ec, written] = co_await ws_.async_write(asio::buffer(sending_.data() + at, n), asio::as_tuple(asio::use_awaitable));
         (void)written;
         if (ec) {
@@ -91,6 +109,7 @@ class peer_impl final : public peer {
   }
 
   boost::beast::websocket::stream<Stream> ws_;
+  boost::beast::flat_buffer in_;
   localproxy::tunnel::async_event wake_;
   localproxy::tunnel::async_event drained_;
   std::vector<std::uint8_t> queue_;

@@ -1,5 +1,8 @@
 #include "relay.hpp"
 
+#include <optional>
+#include <span>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -29,8 +32,9 @@ void track_streams(tunnel& t, const lp::message_view& m) {
   }
 }
 
-// Returns false (and closes the violator) when a frame breaks a rule.
-bool forward_frames(peer& self, tunnel& t, role r, std::vector<std::uint8_t>& pending) {
+// Forwards the whole frames at the start of `pending`; returns the bytes they took, or nothing (and
+// closes the violator) when a frame breaks a rule.
+std::optional<std::size_t> forward_frames(peer& self, tunnel& t, role r, std::span<const std::uint8_t> pending) {
   std::size_t at = 0;
   lp::message_view m;
   while (pending.size() - at >= 2) {
@@ -44,7 +48,7 @@ bool forward_frames(peer& self, tunnel& t, role r, std::vector<std::uint8_t>& pe
       const auto why = err != lp::decode_error::none ? lp::describe(err) : lp::describe(violation);
       LP_LOG(warning) << "Tunnel " << t.id << ": closing the " << role_name(r) << " for a protocol violation: " << why;
       self.close(1002, std::string(why));
-      return false;
+      return std::nullopt;
     }
     track_streams(t, m);
     if (m.type != lp::message_type::data)
@@ -52,11 +56,10 @@ bool forward_frames(peer& self, tunnel& t, role r, std::vector<std::uint8_t>& pe
     auto& from = t.of(r);
     from.bytes += 2 + length;
     ++from.frames;
-    if (auto& to = t.of(other(r)).connection; to && to->open()) to->send(std::span(pending).subspan(at, 2 + length));
+    if (auto& to = t.of(other(r)).connection; to && to->open()) to->send(pending.subspan(at, 2 + length));
     at += 2 + length;
   }
-  pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(at));
-  return true;
+  return at;
 }
 
 asio::awaitable<void> throttle(tunnel& t, std::size_t bytes, double rate) {
@@ -99,8 +102,8 @@ void reset_streams(tunnel& t, peer& to) {
 }
 
 asio::awaitable<void> relay(std::shared_ptr<peer> self, std::shared_ptr<tunnel> t, role r, relay_settings settings) {
-  std::vector<std::uint8_t> message;
-  std::vector<std::uint8_t> pending;
+  std::span<const std::uint8_t> message;
+  std::vector<std::uint8_t> pending;  // a frame split across messages (at most 2 + 65535 bytes)
   asio::steady_timer frozen(co_await asio::this_coro::executor);
   for (;;) {
     while (t->of(r).frozen && t->of(r).connection == self && self->open()) {
@@ -112,11 +115,17 @@ asio::awaitable<void> relay(std::shared_ptr<peer> self, std::shared_ptr<tunnel> 
       LP_LOG(info) << "Tunnel " << t->id << ": " << role_name(r) << " disconnected (" << ec.message() << ")";
       break;
     }
-    pending.insert(pending.end(), message.begin(), message.end());
-    if (pending.size() > 2 + 65535 + message.size() || !forward_frames(*self, *t, r, pending)) {
-      if (pending.size() > 2 + 65535 + message.size()) self->close(1002, "frame too large");
-      break;
+    // Frames are forwarded from the message itself; only a frame split across messages is copied.
+    std::optional<std::size_t> used;
+    if (pending.empty()) {
+      used = forward_frames(*self, *t, r, message);
+      if (used) pending.assign(message.begin() + static_cast<std::ptrdiff_t>(*used), message.end());
+    } else {
+      pending.insert(pending.end(), message.begin(), message.end());
+      used = forward_frames(*self, *t, r, pending);
+      if (used) pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(*used));
     }
+    if (!used) break;
     co_await throttle(*t, message.size(), settings.bandwidth);
     // Backpressure: a slow receiver stops this sender instead of growing the queue.
     for (auto to = t->of(other(r)).connection; to && to->open() && self->open() && to->queued() > settings.queue_limit;)

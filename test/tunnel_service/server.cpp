@@ -12,6 +12,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include "localproxy/log/log.hpp"
+#include "localproxy/transport/socket_options.hpp"
 #include "peer_impl.hpp"
 
 namespace tunnel_service {
@@ -107,6 +108,7 @@ asio::awaitable<void> server::accept_loop(asio::ip::tcp::acceptor& acceptor) {
     if (ec == asio::error::operation_aborted) co_return;
     if (ec) continue;
     socket.set_option(asio::ip::tcp::no_delay(true), ec);
+    socket.set_option(localproxy::transport::tcp_notsent_lowat(localproxy::transport::unsent_limit), ec);
     asio::co_spawn(acceptor.get_executor(), serve(std::move(socket)), asio::detached);
   }
 }
@@ -165,9 +167,9 @@ asio::awaitable<void> server::upgrade(Stream stream) {
   auto t = v.t;
   // The tunnel owns this peer (side::connection): a weak reference here, or the two keep each
   // other alive once the registry lets the tunnel go (LeakSanitizer found that cycle).
-  self->chunker = [weak = std::weak_ptr<tunnel>(t), &tunnels = tunnels_](std::size_t left) -> std::size_t {
+  self->chunker = [weak = std::weak_ptr<tunnel>(t), &tunnels = tunnels_](std::size_t) -> std::size_t {
     const auto owner = weak.lock();
-    if (!owner || !owner->reframe) return left;
+    if (!owner || !owner->reframe) return 0;  // 0: whole frames
     return tunnels.random_size(max_message);
   };
   auto& s = t->of(v.r);

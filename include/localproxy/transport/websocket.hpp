@@ -83,8 +83,9 @@ class websocket_connection {
  public:
   virtual ~websocket_connection() = default;
 
-  // Reads one whole binary message into `message` (cleared first). A text message is an error.
-  virtual boost::asio::awaitable<boost::system::error_code> read(std::vector<std::uint8_t>& message) = 0;
+  // Reads one whole binary message; `message` views it until the next read (the storage is the
+  // connection's, reused, never zero-filled). A text message is an error.
+  virtual boost::asio::awaitable<boost::system::error_code> read(std::span<const std::uint8_t>& message) = 0;
   // Writes one binary message made of these buffers. At most one write at a time.
   virtual boost::asio::awaitable<boost::system::error_code> write(
       std::span<const boost::asio::const_buffer> buffers) = 0;

@@ -92,6 +92,10 @@ class local_connection : public std::enable_shared_from_this<local_connection> {
   void release_slot(frame_slot& slot) noexcept;
   // Charges (or releases) the budget for what the queue's storage now takes.
   void recharge_queue() noexcept;
+  // Books n bytes written to the application.
+  void written(std::size_t n);
+  // The queue ran empty: its storage goes back to the budget after idle_release without traffic.
+  void release_when_idle();
 
   local_stream stream_;
   connection_ref ref_;
@@ -113,6 +117,9 @@ class local_connection : public std::enable_shared_from_this<local_connection> {
   std::size_t written_ = 0;
   std::size_t queue_charged_ = 0;  // the queue's storage (capacity) charged to the budget
   async_event queue_changed_;
+  boost::asio::steady_timer idle_timer_;
+  bool idle_timer_armed_ = false;
+  clock::time_point drained_at_;
   async_event progress_;
   clock::time_point last_progress_ = clock::now();
 

@@ -37,6 +37,15 @@ class local_stream {
     return socket_.async_write_some(buffers, std::forward<Token>(token));
   }
 
+  // Writes what the application takes at once, never waiting: 0 bytes and would_block when it
+  // takes nothing now. Call make_non_blocking() first.
+  template <class Buffers>
+  std::size_t write_now(const Buffers& buffers, boost::system::error_code& ec) {
+    if (stdio_) return stdio_->out.write_some(buffers, ec);
+    return socket_.write_some(buffers, ec);
+  }
+  void make_non_blocking() noexcept;
+
   // The application sees the end of the stream after what was written (stdout: closed).
   void shutdown_send() noexcept;
   // A pending read ends (end of stream, or cancelled); nothing more is read.

@@ -91,7 +91,7 @@ std::string TransportTest::echo(transport::websocket_connection& connection, con
           reply = "error: write: " + ec.message();
           co_return;
         }
-        std::vector<std::uint8_t> message;
+        std::span<const std::uint8_t> message;
         if (auto ec = co_await connection.read(message)) {
           reply = "error: read: " + ec.message();
           co_return;

@@ -29,11 +29,12 @@ class fake_websocket : public localproxy::transport::websocket_connection {
  public:
   explicit fake_websocket(const asio::any_io_executor& ex) : event_(ex) {}
 
-  asio::awaitable<boost::system::error_code> read(std::vector<std::uint8_t>& message) override {
+  asio::awaitable<boost::system::error_code> read(std::span<const std::uint8_t>& message) override {
     while (inbound.empty() && !aborted) co_await event_.wait();
     if (aborted) co_return asio::error::operation_aborted;
-    message = std::move(inbound.front());
+    last_read_ = std::move(inbound.front());
     inbound.pop_front();
+    message = last_read_;
     ++reads;
     co_return boost::system::error_code{};
   }
@@ -80,6 +81,7 @@ class fake_websocket : public localproxy::transport::websocket_connection {
     std::string payload;
   };
   std::deque<std::vector<std::uint8_t>> inbound;
+  std::vector<std::uint8_t> last_read_;  // what the last read() views
   std::vector<sent_message> sent;
   std::vector<std::uint8_t> outbound_bytes;
   lp::frame_decoder decoder;
