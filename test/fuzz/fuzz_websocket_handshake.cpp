@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <chrono>
 #include <memory>
+#include <span>
 #include <string>
 
 #include <boost/asio/as_tuple.hpp>
@@ -119,7 +120,7 @@ asio::awaitable<void> client(const lt::websocket_target& target, bool reply_has_
   }
   fuzz::check(ws->subprotocol() == target.subprotocol,
               "connected with subprotocol '" + fuzz::printable(ws->subprotocol()) + "' instead of the one offered");
-  std::vector<std::uint8_t> message;
+  std::span<const std::uint8_t> message;  // a view of the connection's buffer, until the next read
   for (int i = 0; i < 64; ++i) {
     auto ec = co_await ws->read(message);
     if (ec) break;
