@@ -38,6 +38,9 @@ void install_sink() {
   auto backend = boost::make_shared<backend_t>();
   backend->add_stream(boost::shared_ptr<std::ostream>(&std::clog, boost::null_deleter()));
   backend->auto_flush(true);
+  // record::~record() ends each line itself, so that a line leaves in one write(2): with the
+  // backend's own newline it would be two, a second system call per log line.
+  backend->set_auto_newline_mode(bl::sinks::auto_newline_mode::disabled_auto_newline);
   auto sink = boost::make_shared<bl::sinks::synchronous_sink<backend_t>>(backend);
   // The line prefix is built in record::~record(); the sink writes it as it is.
   sink->set_formatter(bl::expressions::stream << bl::expressions::smessage);
@@ -259,6 +262,7 @@ record::~record() {
           << "\",\"message\":" << json_string(text) << '}';
       break;
   }
+  out << '\n';
   out.flush();
   logger.push_record(std::move(rec));
 }
