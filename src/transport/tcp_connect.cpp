@@ -1,5 +1,7 @@
 #include "localproxy/transport/tcp_connect.hpp"
 
+#include <vector>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -10,6 +12,27 @@ namespace localproxy::transport {
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 using boost::system::error_code;
+using tcp = asio::ip::tcp;
+
+const tcp::resolver::results_type* resolve_cache::find(const std::string& host, std::uint16_t port,
+                                                       clock::time_point now) {
+  const auto it = entries_.find({host, port});
+  if (it == entries_.end()) return nullptr;
+  if (now >= it->second.expires) {
+    entries_.erase(it);
+    return nullptr;
+  }
+  return &it->second.results;
+}
+
+void resolve_cache::store(const std::string& host, std::uint16_t port, tcp::resolver::results_type results,
+                          clock::time_point now) {
+  ++lookups_;
+  // Expired entries go when they are next asked for; a proxy dials few names, so nothing piles up.
+  entries_[{host, port}] = {std::move(results), now + ttl_};
+}
+
+void resolve_cache::forget(const std::string& host, std::uint16_t port) { entries_.erase({host, port}); }
 
 namespace {
 asio::awaitable<void> expire(asio::steady_timer& timer) {
@@ -28,27 +51,58 @@ asio::awaitable<error_code> connect_one(Socket& socket, const Endpoint& endpoint
   }
   co_return std::get<0>(std::get<0>(result));
 }
-}  // namespace
 
-asio::awaitable<error_code> connect_tcp(asio::ip::tcp::socket& socket, const std::string& host, std::uint16_t port,
-                                        std::chrono::milliseconds timeout) {
-  asio::ip::tcp::resolver resolver(socket.get_executor());
-  asio::steady_timer timer(socket.get_executor(), timeout);
+// The addresses to try for host: itself when it is numeric, else what the resolver (or the cache)
+// says. Fills `addresses`, or returns why it cannot.
+template <class Executor>
+asio::awaitable<error_code> addresses_of(Executor ex, const std::string& host, std::uint16_t port,
+                                         std::chrono::milliseconds timeout, resolve_cache* cache,
+                                         std::vector<tcp::endpoint>& addresses) {
+  error_code ec;
+  if (const auto address = asio::ip::make_address(host, ec); !ec) {
+    addresses.emplace_back(address, port);
+    co_return error_code{};
+  }
+  const auto now = resolve_cache::clock::now();
+  if (const auto* known = cache ? cache->find(host, port, now) : nullptr) {
+    for (const auto& entry : *known) addresses.push_back(entry.endpoint());
+    co_return error_code{};
+  }
+  tcp::resolver resolver(ex);
+  asio::steady_timer timer(ex, timeout);
   auto resolved = co_await (resolver.async_resolve(host, std::to_string(port), asio::as_tuple(asio::use_awaitable)) ||
                             expire(timer));
   if (resolved.index() == 1) co_return asio::error::timed_out;
-  auto [ec, results] = std::get<0>(resolved);
-  if (ec) co_return ec;
+  auto [rec, results] = std::get<0>(resolved);
+  if (rec) co_return rec;
+  for (const auto& entry : results) addresses.push_back(entry.endpoint());
+  if (cache) cache->store(host, port, std::move(results), now);
+  co_return error_code{};
+}
+}  // namespace
+
+template <class Socket>
+asio::awaitable<error_code> connect_tcp(Socket& socket, const std::string& host, std::uint16_t port,
+                                        std::chrono::milliseconds timeout, resolve_cache* cache) {
+  std::vector<tcp::endpoint> addresses;
+  if (auto ec = co_await addresses_of(socket.get_executor(), host, port, timeout, cache, addresses)) co_return ec;
   error_code last = asio::error::host_not_found;
-  for (const auto& entry : results) {
-    last = co_await connect_one(socket, entry.endpoint(), timeout);
+  for (const auto& address : addresses) {
+    last = co_await connect_one(socket, typename Socket::endpoint_type(address), timeout);
     if (!last) {
-      socket.set_option(asio::ip::tcp::no_delay(true), ec);
+      error_code ec;
+      socket.set_option(tcp::no_delay(true), ec);
       co_return error_code{};
     }
   }
+  if (cache) cache->forget(host, port);
   co_return last;
 }
+
+template asio::awaitable<error_code> connect_tcp(tcp::socket&, const std::string&, std::uint16_t,
+                                                 std::chrono::milliseconds, resolve_cache*);
+template asio::awaitable<error_code> connect_tcp(asio::generic::stream_protocol::socket&, const std::string&,
+                                                 std::uint16_t, std::chrono::milliseconds, resolve_cache*);
 
 asio::awaitable<error_code> connect_unix(asio::local::stream_protocol::socket& socket, const std::string& path,
                                          std::chrono::milliseconds timeout) {

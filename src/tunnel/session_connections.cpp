@@ -95,12 +95,13 @@ asio::awaitable<void> tunnel_session::connect_local(std::shared_ptr<tunnel_sessi
         co_return;
       }
     } else {
-      asio::ip::tcp::socket socket(context_.executor());
+      local_connection::socket_type socket(context_.executor());
       const auto host = mapping.host.empty() ? std::string("localhost") : mapping.host;
-      ec = co_await transport::connect_tcp(socket, host, mapping.port, milliseconds(s.tcp_connect_timeout_ms));
+      ec = co_await transport::connect_tcp(socket, host, mapping.port, milliseconds(s.tcp_connect_timeout_ms),
+                                           &local_names_);
       if (!ec && !connection->closed() && !shut_down_) {
         LP_LOG(info) << "Connected to " << host << ", port: " << mapping.port << " for " << describe_connection(ref);
-        start_connection(connection, to_generic(socket));
+        start_connection(connection, std::move(socket));
         co_return;
       }
     }

@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "localproxy/protocol/frame_codec.hpp"
+#include "localproxy/transport/tcp_connect.hpp"
 #include "localproxy/transport/websocket.hpp"
 #include "localproxy/tunnel/local_connection.hpp"
 #include "localproxy/tunnel/outbox.hpp"
@@ -82,6 +83,7 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
   protocol::frame_decoder decoder_;
   outbox outbox_;
   connection_limits limits_;
+  transport::resolve_cache local_names_;  // the destination's service hosts, for bursts of connections
   std::vector<std::shared_ptr<local_connection>> congested_;
   boost::asio::steady_timer ping_timer_;
   boost::asio::steady_timer service_ids_timer_;

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 
@@ -16,11 +17,12 @@ using tcp = asio::ip::tcp;
 
 class TcpConnect : public TransportTest {
  protected:
-  boost::system::error_code dial(tcp::socket& socket, const std::string& host, std::uint16_t port,
-                                 std::chrono::milliseconds timeout = 2s) {
+  template <class Socket = tcp::socket>
+  boost::system::error_code dial(Socket& socket, const std::string& host, std::uint16_t port,
+                                 std::chrono::milliseconds timeout = 2s, transport::resolve_cache* cache = nullptr) {
     boost::system::error_code result = asio::error::would_block;
     EXPECT_TRUE(run_bounded(
-        [&]() -> asio::awaitable<void> { result = co_await transport::connect_tcp(socket, host, port, timeout); },
+        [&]() -> asio::awaitable<void> { result = co_await transport::connect_tcp(socket, host, port, timeout, cache); },
         timeout * 3 + 5s));
     return result;
   }
@@ -49,6 +51,56 @@ TEST_F(TcpConnect, UnansweredConnectTimesOut) {
   EXPECT_EQ(dial(socket, "127.0.0.1", port, 300ms), asio::error::timed_out);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
   EXPECT_FALSE(socket.is_open());
+}
+
+TEST_F(TcpConnect, GenericSocketConnectsWithNoDelay) {
+  raw_server server(io, raw_server::mode::silent);
+  asio::generic::stream_protocol::socket socket(io);
+  ASSERT_FALSE(dial(socket, "127.0.0.1", server.port()));
+  tcp::no_delay option;
+  socket.get_option(option);
+  EXPECT_TRUE(option.value());
+  EXPECT_EQ(socket.remote_endpoint().protocol().family(), AF_INET);
+}
+
+TEST_F(TcpConnect, NumericAddressesAreNotLookedUp) {
+  raw_server server(io, raw_server::mode::silent);
+  transport::resolve_cache cache;
+  for (int i = 0; i < 3; ++i) {
+    tcp::socket socket(io);
+    ASSERT_FALSE(dial(socket, "127.0.0.1", server.port(), 2s, &cache));
+  }
+  EXPECT_EQ(cache.lookups(), 0u);
+}
+
+TEST_F(TcpConnect, ANameIsLookedUpOnceForABurst) {
+  raw_server server(io, raw_server::mode::silent);
+  transport::resolve_cache cache;
+  for (int i = 0; i < 5; ++i) {
+    tcp::socket socket(io);
+    ASSERT_FALSE(dial(socket, "localhost", server.port(), 2s, &cache));
+    EXPECT_EQ(socket.remote_endpoint().port(), server.port());
+  }
+  EXPECT_EQ(cache.lookups(), 1u);
+}
+
+TEST_F(TcpConnect, ANameIsLookedUpAgainAfterItsTimeOrAFailure) {
+  transport::resolve_cache brief(0s);  // every entry already expired
+  raw_server server(io, raw_server::mode::silent);
+  for (int i = 0; i < 2; ++i) {
+    tcp::socket socket(io);
+    ASSERT_FALSE(dial(socket, "localhost", server.port(), 2s, &brief));
+  }
+  EXPECT_EQ(brief.lookups(), 2u);
+
+  // No address of the entry connects: the next connect asks the resolver again.
+  transport::resolve_cache cache;
+  const auto closed = unused_port(io);
+  tcp::socket socket(io);
+  EXPECT_EQ(dial(socket, "localhost", closed, 2s, &cache), asio::error::connection_refused);
+  tcp::socket again(io);
+  EXPECT_EQ(dial(again, "localhost", closed, 2s, &cache), asio::error::connection_refused);
+  EXPECT_EQ(cache.lookups(), 2u);
 }
 
 TEST_F(TcpConnect, UnixSocket) {
