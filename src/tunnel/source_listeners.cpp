@@ -262,7 +262,10 @@ asio::awaitable<void> source_listeners::accept_loop(std::shared_ptr<listener> l,
   int failures = 0;  // in the current burst
   asio::steady_timer timer(executor_);
   while (l->open) {
-    auto [ec, socket] = co_await l->acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    // Accepted straight into the socket type a connection keeps: converting a tcp::socket would
+    // take it out of epoll and put it back, two system calls per connection.
+    local_connection::socket_type socket(executor_);
+    auto [ec] = co_await l->acceptor.async_accept(socket, asio::as_tuple(asio::use_awaitable));
     if (!l->open) break;
     if (ec) {
       // e.g. EMFILE/ENFILE: the client waits in the backlog. Back off instead of spinning, keep
@@ -281,13 +284,16 @@ asio::awaitable<void> source_listeners::accept_loop(std::shared_ptr<listener> l,
     pause = first_pause;
     boost::system::error_code peer_ec;
     const auto peer = socket.remote_endpoint(peer_ec);
-    const auto peer_text = peer_ec ? std::string("unknown") : peer.address().to_string() + ":" + std::to_string(peer.port());
+    tcp::endpoint address;
+    const bool known = !peer_ec && peer.size() <= address.capacity();
+    if (known) {
+      std::memcpy(address.data(), peer.data(), peer.size());
+      address.resize(peer.size());
+    }
+    const auto peer_text = known ? address.address().to_string() + ":" + std::to_string(address.port()) : std::string("unknown");
     LP_LOG(info) << "Accepted tcp connection on port " << port << " from " << peer_text;
     socket.set_option(tcp::no_delay(true), peer_ec);
-    const auto protocol = socket.local_endpoint(peer_ec).protocol();
-    if (peer_ec) continue;
-    on_accept_(service_id, local_connection::socket_type(executor_, asio::generic::stream_protocol(protocol), socket.release()),
-               peer_text);
+    on_accept_(service_id, std::move(socket), peer_text);
   }
 }
 
