@@ -1,5 +1,9 @@
 #include "tls_context.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -19,13 +23,39 @@ namespace ssl = boost::asio::ssl;
 
 namespace {
 
+// Whether dir holds certificates under OpenSSL's hashed names (HHHHHHHH.N), as Debian's
+// /etc/ssl/certs does.
+bool hashed_directory(const char* dir) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    if (name.size() >= 10 && name[8] == '.' &&
+        std::all_of(name.begin(), name.begin() + 8, [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }))
+      return true;
+  }
+  return false;
+}
+
+// The system's CA certificates. From a hashed directory OpenSSL reads only the certificates a
+// handshake needs; the bundle file would be parsed whole, about 1.2 MiB of heap for some 140
+// certificates of which one is used. So: the directory when it is a hashed one and no bundle
+// file is named in SSL_CERT_FILE; OpenSSL's default file and directory otherwise.
+void load_system_store(ssl::context& ctx) {
+  const char* dir = std::getenv(X509_get_default_cert_dir_env());
+  if (!dir) dir = X509_get_default_cert_dir();
+  if (!std::getenv(X509_get_default_cert_file_env()) && hashed_directory(dir) &&
+      SSL_CTX_load_verify_dir(ctx.native_handle(), dir) == 1)
+    return;
+  boost::system::error_code ec;
+  ctx.set_default_verify_paths(ec);
+  if (ec) LP_LOG(warning) << "Cannot load the system CA store: " << ec.message();
+}
+
 std::shared_ptr<ssl::context> load_tls_context(const tls_options& options) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression);
-  boost::system::error_code ec;
-  ctx->set_default_verify_paths(ec);
-  if (ec) LP_LOG(warning) << "Cannot load the system CA store: " << ec.message();
+  load_system_store(*ctx);
   if (!options.capath.empty() &&
       SSL_CTX_load_verify_locations(ctx->native_handle(), nullptr, options.capath.c_str()) != 1)
     LP_LOG(warning) << "Cannot use CA directory " << options.capath;

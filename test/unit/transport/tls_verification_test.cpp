@@ -2,7 +2,10 @@
 // 127.0.0.1 presenting certificates made by the test.
 #include "transport_fixture.hpp"
 
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
+#include <string>
 
 namespace transport_test {
 namespace {
@@ -31,6 +34,61 @@ TEST_F(TlsVerification, SystemStoreAloneDoesNotTrustTheTestCa) {
   EXPECT_TRUE(out.failure.retryable());
   EXPECT_NE(out.failure.message.find("certificate verify failed"), std::string::npos) << out.failure.message;
   EXPECT_TRUE(service.requests().empty());
+}
+
+// Sets an environment variable for one test, and puts back what was there.
+class scoped_env {
+ public:
+  scoped_env(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value) ::setenv(name, value, 1);
+    else ::unsetenv(name);
+  }
+  ~scoped_env() {
+    if (old_) ::setenv(name_, old_->c_str(), 1);
+    else ::unsetenv(name_);
+  }
+  scoped_env(const scoped_env&) = delete;
+  scoped_env& operator=(const scoped_env&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// The system store is used as a hashed directory (read lazily) when it is one: the test CA in
+// SSL_CERT_DIR, nothing else named, verifies. Each case names its own empty --capath so that it
+// gets a store of its own (stores are kept per settings for the process).
+TEST_F(TlsVerification, SystemStoreFromAHashedDirectory) {
+  websocket_server service(io, tls_service(certs().localhost));
+  temp_dir dir;
+  const auto system = dir.path() / "system";
+  certs().trusted.write_capath(system.string());
+  std::filesystem::create_directory(dir.path() / "none");
+  const scoped_env cert_dir("SSL_CERT_DIR", system.c_str());
+  const scoped_env cert_file("SSL_CERT_FILE", nullptr);
+  auto t = service_target(service.port());
+  t.tls_settings.capath = (dir.path() / "none").string();
+  auto out = connect(t);
+  ASSERT_TRUE(out.connection) << out.failure.message;
+  EXPECT_EQ(echo(*out.connection, "lazy store"), "lazy store");
+}
+
+// A bundle named in SSL_CERT_FILE is still read, beside a system directory without the CA.
+TEST_F(TlsVerification, SystemStoreFromTheBundleInSslCertFile) {
+  websocket_server service(io, tls_service(certs().localhost));
+  temp_dir dir;
+  const auto hashed = dir.path() / "hashed";
+  certs().trusted.write_capath(hashed.string());
+  const auto bundle = std::filesystem::directory_iterator(hashed)->path();
+  std::filesystem::create_directory(dir.path() / "empty");
+  std::filesystem::create_directory(dir.path() / "none");
+  const scoped_env cert_dir("SSL_CERT_DIR", (dir.path() / "empty").c_str());
+  const scoped_env cert_file("SSL_CERT_FILE", bundle.c_str());
+  auto t = service_target(service.port());
+  t.tls_settings.capath = (dir.path() / "none").string();
+  auto out = connect(t);
+  ASSERT_TRUE(out.connection) << out.failure.message;
 }
 
 // The CA store is read once per process and settings, not on every connect: once a connect has
