@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "localproxy/log/log.hpp"
+#include "localproxy/tunnel/process_memory.hpp"
 #include "localproxy/tunnel/service_manager.hpp"
 #include "localproxy/tunnel/session.hpp"
 #include "localproxy/tunnel/tunnel.hpp"
@@ -93,6 +94,12 @@ void tunnel_context::session_ready() {
   const auto status = "connected to " + opts_.endpoint.url() + ", channel-id " + channel_id_;
   set_state(tunnel_state::connected, status);
   if (ready_sent_ && !reload_pending_) return;
+  if (!ready_sent_) {
+    // Start-up is over: what it touched and the tunnel will not need again can go.
+    const auto released = release_startup_memory();
+    LP_LOG(debug) << "Released " << released.mapped_bytes / 1024 << " KiB of start-up pages from "
+                  << released.mappings << " mappings" << (released.heap_trimmed ? ", and freed heap" : "");
+  }
   ready_sent_ = true;
   reload_pending_ = false;
   service_manager::notify_ready(status);  // the first time, and at the end of a reload that reconnected
