@@ -58,8 +58,15 @@ class websocket_connection_impl final : public websocket_connection {
   }
 
   boost::asio::awaitable<boost::system::error_code> write(std::span<const boost::asio::const_buffer> buffers) override {
+    // One message, many records: corked while they are written (see tcp_cork). A small message is
+    // not: it goes out with its single write, as TCP_NODELAY wants.
+    auto& socket = boost::beast::get_lowest_layer(ws_).socket();
+    const bool cork = boost::asio::buffer_size(buffers) > cork_above;
+    boost::system::error_code ignored;  // an optimisation only
+    if (cork) socket.set_option(tcp_cork(true), ignored);
     auto [ec, n] = co_await ws_.async_write(buffers, boost::asio::as_tuple(boost::asio::use_awaitable));
     (void)n;
+    if (cork) socket.set_option(tcp_cork(false), ignored);
     co_return ec;
   }
 
