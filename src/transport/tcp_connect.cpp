@@ -1,5 +1,8 @@
 #include "localproxy/transport/tcp_connect.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
@@ -52,8 +55,15 @@ asio::awaitable<error_code> connect_one(Socket& socket, const Endpoint& endpoint
   co_return std::get<0>(std::get<0>(result));
 }
 
-// The addresses to try for host: itself when it is numeric, else what the resolver (or the cache)
-// says. Fills `addresses`, or returns why it cannot.
+bool is_localhost(std::string_view host) {
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  return host.size() == 9 && std::equal(host.begin(), host.end(), "localhost", [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == b;
+         });
+}
+
+// The addresses to try for host: itself when it is numeric, the loopback addresses for localhost,
+// else what the resolver (or the cache) says. Fills `addresses`, or returns why it cannot.
 template <class Executor>
 asio::awaitable<error_code> addresses_of(Executor ex, const std::string& host, std::uint16_t port,
                                          std::chrono::milliseconds timeout, resolve_cache* cache,
@@ -61,6 +71,13 @@ asio::awaitable<error_code> addresses_of(Executor ex, const std::string& host, s
   error_code ec;
   if (const auto address = asio::ip::make_address(host, ec); !ec) {
     addresses.emplace_back(address, port);
+    co_return error_code{};
+  }
+  if (is_localhost(host)) {
+    // RFC 6761 6.3: localhost is the loopback address, whatever a resolver would say. IPv4 first,
+    // the usual listener; a service on ::1 only is reached at the second try.
+    addresses.emplace_back(asio::ip::address_v4::loopback(), port);
+    addresses.emplace_back(asio::ip::address_v6::loopback(), port);
     co_return error_code{};
   }
   const auto now = resolve_cache::clock::now();

@@ -73,23 +73,51 @@ TEST_F(TcpConnect, NumericAddressesAreNotLookedUp) {
   EXPECT_EQ(cache.lookups(), 0u);
 }
 
-TEST_F(TcpConnect, ANameIsLookedUpOnceForABurst) {
+// A name that goes through the resolver, as any other name: this machine's host name, when all it
+// resolves to is loopback (Debian's /etc/hosts: 127.0.1.1), with that address. Else nothing.
+std::pair<std::string, asio::ip::address> own_host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return {};
+  asio::io_context io;
+  boost::system::error_code ec;
+  const auto results = tcp::resolver(io).resolve(name, "1", ec);
+  if (ec || results.empty()) return {};
+  for (const auto& r : results)
+    if (!r.endpoint().address().is_loopback()) return {};
+  return {name, results.begin()->endpoint().address()};
+}
+
+TEST_F(TcpConnect, LocalhostIsTheLoopbackWithoutALookup) {
   raw_server server(io, raw_server::mode::silent);
+  transport::resolve_cache cache;
+  for (const char* name : {"localhost", "LocalHost", "localhost."}) {
+    tcp::socket socket(io);
+    ASSERT_FALSE(dial(socket, name, server.port(), 2s, &cache)) << name;
+    EXPECT_TRUE(socket.remote_endpoint().address().is_loopback()) << name;
+  }
+  EXPECT_EQ(cache.lookups(), 0u);
+}
+
+TEST_F(TcpConnect, ANameIsLookedUpOnceForABurst) {
+  const auto [name, address] = own_host_name();
+  if (name.empty()) GTEST_SKIP() << "this machine's host name does not resolve to loopback only";
+  tcp::acceptor acceptor(io, tcp::endpoint(address, 0));
   transport::resolve_cache cache;
   for (int i = 0; i < 5; ++i) {
     tcp::socket socket(io);
-    ASSERT_FALSE(dial(socket, "localhost", server.port(), 2s, &cache));
-    EXPECT_EQ(socket.remote_endpoint().port(), server.port());
+    ASSERT_FALSE(dial(socket, name, acceptor.local_endpoint().port(), 2s, &cache));
   }
   EXPECT_EQ(cache.lookups(), 1u);
 }
 
 TEST_F(TcpConnect, ANameIsLookedUpAgainAfterItsTimeOrAFailure) {
+  const auto [name, address] = own_host_name();
+  if (name.empty()) GTEST_SKIP() << "this machine's host name does not resolve to loopback only";
+  tcp::acceptor acceptor(io, tcp::endpoint(address, 0));
   transport::resolve_cache brief(0s);  // every entry already expired
-  raw_server server(io, raw_server::mode::silent);
   for (int i = 0; i < 2; ++i) {
     tcp::socket socket(io);
-    ASSERT_FALSE(dial(socket, "localhost", server.port(), 2s, &brief));
+    ASSERT_FALSE(dial(socket, name, acceptor.local_endpoint().port(), 2s, &brief));
   }
   EXPECT_EQ(brief.lookups(), 2u);
 
@@ -97,9 +125,9 @@ TEST_F(TcpConnect, ANameIsLookedUpAgainAfterItsTimeOrAFailure) {
   transport::resolve_cache cache;
   const auto closed = unused_port(io);
   tcp::socket socket(io);
-  EXPECT_EQ(dial(socket, "localhost", closed, 2s, &cache), asio::error::connection_refused);
+  EXPECT_TRUE(dial(socket, name, closed, 2s, &cache));
   tcp::socket again(io);
-  EXPECT_EQ(dial(again, "localhost", closed, 2s, &cache), asio::error::connection_refused);
+  EXPECT_TRUE(dial(again, name, closed, 2s, &cache));
   EXPECT_EQ(cache.lookups(), 2u);
 }
 
