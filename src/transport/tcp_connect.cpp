@@ -103,17 +103,20 @@ asio::awaitable<error_code> connect_tcp(Socket& socket, const std::string& host,
                                         std::chrono::milliseconds timeout, resolve_cache* cache) {
   std::vector<tcp::endpoint> addresses;
   if (auto ec = co_await addresses_of(socket.get_executor(), host, port, timeout, cache, addresses)) co_return ec;
-  error_code last = asio::error::host_not_found;
-  for (const auto& address : addresses) {
-    last = co_await connect_one(socket, typename Socket::endpoint_type(address), timeout);
-    if (!last) {
-      error_code ec;
-      socket.set_option(tcp::no_delay(true), ec);
+  // When every address fails, the first one's error is the one reported: later addresses are
+  // fallbacks (localhost's ::1), and their "refused" would hide the first one's timeout.
+  error_code first = asio::error::host_not_found;
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    const auto ec = co_await connect_one(socket, typename Socket::endpoint_type(addresses[i]), timeout);
+    if (!ec) {
+      error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
       co_return error_code{};
     }
+    if (i == 0) first = ec;
   }
   if (cache) cache->forget(host, port);
-  co_return last;
+  co_return first;
 }
 
 template asio::awaitable<error_code> connect_tcp(tcp::socket&, const std::string&, std::uint16_t,
