@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "localproxy/log/log.hpp"
+#include "localproxy/tunnel/process_memory.hpp"
 #include "localproxy/tunnel/service_manager.hpp"
 #include "localproxy/tunnel/session.hpp"
 #include "localproxy/tunnel/tunnel.hpp"
@@ -177,6 +178,11 @@ asio::awaitable<int> tunnel_context::run() {
 }
 
 int run_tunnel(const config::options& opts, const companion& beside) {
+  // The configuration is read: what the dynamic loader and option parsing touched can go before
+  // TLS adds its own (the rest goes once the tunnel is up, tunnel_context::session_ready).
+  const auto released = release_startup_memory();
+  LP_LOG(debug) << "Released " << released.mapped_bytes / 1024 << " KiB of start-up pages from " << released.mappings
+                << " mappings before connecting";
   asio::io_context ioc(1);
   tunnel_context context(ioc, opts);
   context.run_beside(beside);
