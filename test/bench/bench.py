@@ -4,8 +4,9 @@
 On a tunnel without services (the README's `-s PORT` / `-d PORT`) and on one with a named service,
 measures bulk throughput each way; the 1-byte round trip p50/p99, alone and beside a saturating
 stream on the same tunnel; connect + first byte p50 and connections set up per second; each
-proxy's idle and peak RSS, shared libraries loaded and CPU seconds per GiB relayed, and
-tunnel-service's CPU per GiB. Usage:
+proxy's idle RSS, its peak RSS (the largest VmRSS sampled while data moves; also the kernel's
+lifetime high-water mark VmHWM, which includes start-up), shared libraries loaded and CPU seconds
+per GiB relayed, and tunnel-service's CPU per GiB. Usage:
     python3 test/bench/bench.py [--mib 512] [--rtt-count 2000] [--connections 300] [--reference PATH]
 Figures only: nothing here passes or fails.
 """
@@ -198,12 +199,15 @@ def through_tunnel(b, app, a, total, named, binary=None):
                                    settings={"tunneling": {"proxy": {"websocket": {"ping_period_ms": 20000}}}},
                                    verbose="4", src_binary=binary, dst_binary=binary)  # the default level
     stop = threading.Event()
+    sampling = threading.Event()  # cleared while round trips are timed: the sampler must not share their process's time
+    sampling.set()
 
     def sample():
         while not stop.is_set():
-            src.sample_rss()
-            dst.sample_rss()
-            time.sleep(0.05)
+            if sampling.wait(0.05):
+                src.sample_rss()
+                dst.sample_rss()
+                time.sleep(0.05)
 
     idle = {p.name: memory(p.pid) for p in (src, dst)}
     threading.Thread(target=sample, daemon=True).start()
@@ -213,11 +217,15 @@ def through_tunnel(b, app, a, total, named, binary=None):
     down = download(ports[0], total)
     cpu1 = (src.cpu_seconds(), dst.cpu_seconds())
     svc1 = b.service.cpu_seconds()
+    sampling.clear()
     p50, p99 = rtt(ports[0], a.rtt_count)
+    sampling.set()
     cps, connect50 = connections_per_second(ports[0], a.connections)
     # Last: a proxy that cannot carry a second connection beside a saturated one may not recover.
     busy50, busy99, busy_failed = rtt_beside_stream(ports[0], min(a.rtt_count, BESIDE_STREAM_COUNT))
     stop.set()
+    for p in (src, dst):
+        p.sample_rss()
     gib = 2 * total / 2**30
     shape = "one named service" if named else "tunnel without services, unnamed -s/-d"
     who = f"reference {binary}" if binary else "localproxy"
@@ -230,14 +238,15 @@ def through_tunnel(b, app, a, total, named, binary=None):
     for p, cpu in ((src, cpu1[0] - cpu0[0]), (dst, cpu1[1] - cpu0[1])):
         rss, libs = idle[p.name]
         print(f"{p.name}: idle RSS {rss:.1f} MiB with {libs} shared libraries, peak RSS {p.peak_rss_kib / 1024:.1f} MiB "
-              f"(anonymous {p.peak_anon_kib / 1024:.1f} MiB), CPU {cpu / gib:.2f} s/GiB")
+              f"(anonymous {p.peak_anon_kib / 1024:.1f} MiB; VmHWM {p.hwm_kib / 1024:.1f} MiB), CPU {cpu / gib:.2f} s/GiB")
     print(f"both proxies: CPU {(cpu1[0] - cpu0[0] + cpu1[1] - cpu0[1]) / gib:.2f} s/GiB; "
           f"tunnel-service: CPU {(svc1 - svc0) / gib:.2f} s/GiB")
     for p in b.procs[first:]:
         p.stop()
     del b.procs[first:]
     return {"cpu": (cpu1[0] - cpu0[0] + cpu1[1] - cpu0[1]) / gib, "p50": p50, "p99": p99, "busy50": busy50,
-            "busy99": busy99, "first": connect50, "cps": cps, "rss": max(src.peak_rss_kib, dst.peak_rss_kib) / 1024}
+            "busy99": busy99, "first": connect50, "cps": cps, "rss": max(src.peak_rss_kib, dst.peak_rss_kib) / 1024,
+            "hwm": max(src.hwm_kib, dst.hwm_kib) / 1024}
 
 
 def main():
@@ -270,7 +279,8 @@ def main():
                   f"p99 {ours['p99'] / ref['p99']:.2f}, ours p99 / reference p50 {ours['p99'] / ref['p50']:.2f}, "
                   + (f"beside a stream p50 {ours['busy50'] / ref['busy50']:.2f} p99 {ours['busy99'] / ref['busy99']:.2f}, "
                      if ours["busy50"] and ref["busy50"] else "beside a stream: not comparable, ")
-                  + f"connect + first byte p50 {ours['first'] / ref['first']:.2f}, peak RSS {ours['rss'] / ref['rss']:.3f}; "
+                  + f"connect + first byte p50 {ours['first'] / ref['first']:.2f}, peak RSS {ours['rss'] / ref['rss']:.3f} "
+                  f"(VmHWM {ours['hwm'] / ref['hwm']:.3f}); "
                   f"connections per second {ours['cps'] / ref['cps']:.2f} (above 1 is better)")
     finally:
         b.tearDown()

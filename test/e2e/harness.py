@@ -78,8 +78,9 @@ class Proc:
         self.p = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                   env=full_env, cwd=workdir)
         self.pid = self.p.pid
-        self.peak_rss_kib = 0
+        self.peak_rss_kib = 0  # the largest VmRSS sampled: what was resident at the busiest moment seen
         self.peak_anon_kib = 0  # the process's own memory (heap, stacks), without shared library pages
+        self.hwm_kib = 0  # VmHWM: the kernel's high-water mark over the whole life, start-up included
 
     def text(self):
         with open(self.log_path, "rb") as f:
@@ -108,8 +109,10 @@ class Proc:
         try:
             with open(f"/proc/{self.pid}/status") as f:
                 for line in f:
-                    if line.startswith("VmHWM:"):
+                    if line.startswith("VmRSS:"):
                         self.peak_rss_kib = max(self.peak_rss_kib, int(line.split()[1]))
+                    elif line.startswith("VmHWM:"):
+                        self.hwm_kib = max(self.hwm_kib, int(line.split()[1]))
                     elif line.startswith("RssAnon:"):
                         self.peak_anon_kib = max(self.peak_anon_kib, int(line.split()[1]))
         except OSError:
