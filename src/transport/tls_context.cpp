@@ -77,6 +77,8 @@ std::shared_ptr<ssl::context> shared_tls_context(const tls_options& options) {
   return ctx;
 }
 
+void prepare_tls(const tls_options& options) { (void)shared_tls_context(options); }
+
 boost::system::error_code prepare_tls_client(SSL* ssl_handle, const std::string& host, bool verify) {
   boost::system::error_code ec;
   const auto address = boost::asio::ip::make_address(host, ec);

@@ -1,10 +1,14 @@
 #include "localproxy/tunnel/process_memory.hpp"
 
+#include "localproxy/log/log.hpp"
+
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
+#include <utility>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
@@ -97,6 +101,25 @@ released_memory release_startup_memory(std::string_view smaps) {
   released.heap_trimmed = malloc_trim(0) != 0;
 #endif
   return released;
+}
+
+// VmRSS and VmHWM from /proc/self/status, in KiB (0 when unknown).
+std::pair<long, long> resident_kib() {
+  std::ifstream in("/proc/self/status");
+  long rss = 0, hwm = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) rss = std::strtol(line.c_str() + 6, nullptr, 10);
+    if (line.rfind("VmHWM:", 0) == 0) hwm = std::strtol(line.c_str() + 6, nullptr, 10);
+  }
+  return {rss, hwm};
+}
+
+void release_startup_pages(std::string_view after) {
+  const auto released = release_startup_memory();
+  const auto [rss, hwm] = resident_kib();
+  LP_LOG(debug) << "Released " << released.mapped_bytes / 1024 << " KiB of start-up pages from " << released.mappings
+                << " mappings" << (released.heap_trimmed ? " and freed heap" : "") << ", " << after << " (resident "
+                << rss << " KiB, at most " << hwm << " KiB so far)";
 }
 
 released_memory release_startup_memory() {

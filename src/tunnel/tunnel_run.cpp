@@ -178,11 +178,13 @@ asio::awaitable<int> tunnel_context::run() {
 }
 
 int run_tunnel(const config::options& opts, const companion& beside) {
-  // The configuration is read: what the dynamic loader and option parsing touched can go before
-  // TLS adds its own (the rest goes once the tunnel is up, tunnel_context::session_ready).
-  const auto released = release_startup_memory();
-  LP_LOG(debug) << "Released " << released.mapped_bytes / 1024 << " KiB of start-up pages from " << released.mappings
-                << " mappings before connecting";
+  // Start-up in steps, each releasing what it alone touched before the next adds its own, so that
+  // the resident set never holds all of them at once: the configuration (the dynamic loader,
+  // option parsing), TLS (OpenSSL's initialisation, the CA store), and the connect and handshake
+  // (released once the tunnel is up, tunnel_context::session_ready).
+  release_startup_pages("the configuration read");
+  transport::prepare_tls({opts.verify_ssl, opts.capath});
+  release_startup_pages("TLS set up");
   asio::io_context ioc(1);
   tunnel_context context(ioc, opts);
   context.run_beside(beside);

@@ -96,9 +96,7 @@ void tunnel_context::session_ready() {
   if (ready_sent_ && !reload_pending_) return;
   if (!ready_sent_) {
     // Start-up is over: what it touched and the tunnel will not need again can go.
-    const auto released = release_startup_memory();
-    LP_LOG(debug) << "Released " << released.mapped_bytes / 1024 << " KiB of start-up pages from "
-                  << released.mappings << " mappings" << (released.heap_trimmed ? ", and freed heap" : "");
+    release_startup_pages("the tunnel up");
   }
   ready_sent_ = true;
   reload_pending_ = false;

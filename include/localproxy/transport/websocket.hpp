@@ -103,6 +103,11 @@ class websocket_connection {
   [[nodiscard]] virtual close_info closed_by_peer() const = 0;
 };
 
+// Sets up TLS for these settings (OpenSSL's initialisation, the client context, the CA store)
+// ahead of the first connect_websocket, which would otherwise do it then; a later call, or
+// connect_websocket, reuses what it made.
+void prepare_tls(const tls_options& options);
+
 // Resolves, connects (every address tried, TCP_NODELAY), goes through the web proxy if any,
 // TLS (SNI, verification), WebSocket upgrade. On failure returns nullptr and fills `failure`.
 boost::asio::awaitable<std::unique_ptr<websocket_connection>> connect_websocket(

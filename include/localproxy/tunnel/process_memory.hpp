@@ -20,4 +20,8 @@ struct released_memory {
 released_memory release_startup_memory();
 released_memory release_startup_memory(std::string_view smaps);
 
+// release_startup_memory(), and a debug line saying how much went, `after` what ("the
+// configuration read", ...).
+void release_startup_pages(std::string_view after);
+
 }  // namespace localproxy::tunnel
