@@ -181,7 +181,7 @@ void tunnel_session::stop() {
   end_ = session_end{session_end::kind::stopped, "stopped"};
   asio::co_spawn(context_.executor(), [self = shared_from_this()]() -> asio::awaitable<void> {
     // A reset queued just before (the end of the --stdio connection) goes out before the close.
-    while (self->outbox_.control_pending() && !self->shut_down_) co_await self->outbox_.ready().wait();
+    co_await self->outbox_.control_written(self->shut_down_);
     co_await self->ws_->close();
     self->shut_down();
   }, asio::detached);

@@ -113,3 +113,21 @@ TEST_F(SessionTest, AStartThatCannotBeHonouredIsAnsweredEvenAfterABurstOfJunk) {
   EXPECT_GT(answers, 0);
   EXPECT_LE(answers, 32);  // junk gets a bounded number of answers a second
 }
+
+TEST_F(SessionTest, StopClosesTheWebSocketOnlyAfterTheResetInTheWriteUnderWay) {
+  start();
+  ws_->push(fields(lp::message_type::stream_start, 5));
+  auto app = accept_app();
+  ws_->set_blocked(true);  // a slow service: the next write waits
+  app.close();
+  ASSERT_TRUE(run_until([&] { return sent_any(lp::message_type::connection_reset); }));
+  ASSERT_TRUE(ws_->writing);
+  session_->stop();
+  run_until([] { return false; }, std::chrono::milliseconds(200));
+  EXPECT_EQ(ws_->closes, 0);
+  EXPECT_FALSE(end_.has_value());
+  ws_->set_blocked(false);
+  ASSERT_TRUE(run_until([&] { return end_.has_value(); }));
+  EXPECT_EQ(ws_->closes, 1);
+  EXPECT_EQ(end_->what, lt::session_end::kind::stopped);
+}
