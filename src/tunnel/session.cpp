@@ -259,10 +259,14 @@ void tunnel_session::on_older_destination() {
   const auto& peer = context_.table().peer();
   const auto version = peer.version();
   // Unconfirmed (a reset that a V3 destination might have sent too): the next answer tells.
-  LP_LOG(warning) << "The destination " << (peer.known ? "is" : "looks like") << " an older localproxy (protocol V"
-                  << version
-                  << "): only one connection per service works at a time; further connections are refused "
-                     "until it ends (-y V" << version << " says so up front)";
+  const auto what = std::string("The destination ") + (peer.known ? "is" : "looks like") +
+                    " an older localproxy (protocol V" + std::to_string(version) +
+                    "): only one connection per service works at a time; further connections are refused "
+                    "until it ends (-y V" + std::to_string(version) + " says so up front)";
+  if (context_.first_older_destination())
+    LP_LOG(warning) << what;
+  else
+    LP_LOG(debug) << what;  // said once per process: a reconnect finds the same destination
   for (auto& connection : context_.table().refuse_joined()) {
     log_closed(*connection, "refused: the destination speaks V" + std::to_string(version) +
                                 ", which carries one connection per service");

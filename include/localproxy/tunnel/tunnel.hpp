@@ -9,6 +9,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -74,6 +75,9 @@ class tunnel_context {
   }
   // The session has applied the tunnel's services: the proxy is useful (READY=1 the first time).
   void session_ready();
+  // True the first time in the process's life that a session finds an older destination: its
+  // warning is given once (after a reconnect the same destination is found again).
+  [[nodiscard]] bool first_older_destination() noexcept { return !std::exchange(older_destination_seen_, true); }
 
   // Reports the end (status file, STOPPING=1) once the run is over.
   void finish(int exit_status);
@@ -124,6 +128,7 @@ class tunnel_context {
   source_listeners listeners_;
   std::optional<std::vector<std::string>> service_ids_;
   bool services_applied_ = false;
+  bool older_destination_seen_ = false;
   std::shared_ptr<tunnel_session> session_;
   async_event ready_;
   async_event stopping_;
