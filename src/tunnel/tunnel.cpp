@@ -158,7 +158,14 @@ asio::awaitable<void> tunnel_context::hand_over(std::string service_id, local_st
     session_->adopt(service_id, std::move(stream), peer);
     co_return;
   }
-  LP_LOG(warning) << "Closing connection from " << peer << ": the tunnel did not come back within " << wait.count() << " ms";
+  // Turned away like a client over tcp.max_active_connections: counted where the metrics see it
+  // (a service the tunnel has not named yet has no entry to count in).
+  if (auto* service = table_.find(service_id)) ++service->counters.refused;
+  if (stop_requested_)
+    LP_LOG(info) << "Closing connection from " << peer << ": the proxy is stopping";
+  else
+    LP_LOG(warning) << "Closing connection from " << peer << ": the tunnel did not come back within " << wait.count()
+                    << " ms";
 }
 
 void tunnel_context::stop() {
