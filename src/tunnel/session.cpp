@@ -204,10 +204,6 @@ void tunnel_session::shut_down() {
   for (auto& connection : context_.table().end_session()) connection->abort();
 }
 
-void tunnel_session::abort_all() {
-  congested_.clear();
-  for (auto& connection : context_.table().end_all()) connection->abort();
-}
 
 // ---- dispatch ---------------------------------------------------------------------------------
 
@@ -285,8 +281,9 @@ void tunnel_session::apply_services(const std::optional<std::vector<std::string>
     context_.session_ready();
     return;
   }
-  // New services replace the table's entries: no connection may outlive the entry it points to.
-  abort_all();
+  // New services replace the table's entries: no connection may outlive the entry it points to,
+  // and the peer is told of each one that ends (else it keeps its side open).
+  end_connections("the tunnel's services changed");
   const auto& table = context_.table();
   if (ids && ids->size() > 1 && !table.peer().names_services && role_is_source()) {
     finish(session_end::kind::mapping_error, "the tunnel has " + std::to_string(ids->size()) +

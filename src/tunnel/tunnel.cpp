@@ -124,7 +124,8 @@ void tunnel_context::apply_services(const std::optional<std::vector<std::string>
   auto plan = plan_services(opts_.mode, opts_.mappings, ids);
   for (const auto& w : plan.warnings) LP_LOG(warning) << w;
   if (services_applied_) LP_LOG(warning) << "The tunnel's services changed; applying the new list";
-  (void)table_.end_all();
+  // The session ended every live connection first (and told the peer): the entries they pointed
+  // to are replaced now.
   table_.set_services(std::move(plan.services));
   if (opts_.mode == config::proxy_mode::source) {
     const auto& bind = opts_.bind_address.empty() ? opts_.tunables.default_bind_address : opts_.bind_address;

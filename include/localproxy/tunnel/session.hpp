@@ -73,7 +73,9 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
   void local_ended(local_connection& connection, const char* how);
   void log_closed(const local_connection& connection, std::string_view how) const;
   void reset_connection(const std::shared_ptr<local_connection>& connection, const char* why);
-  void abort_all();
+  // Ends every live connection as its local end would: forgotten, logged, the peer told (a reset
+  // each, queued), the local side closed.
+  void end_connections(const char* how);
   void finish(session_end::kind what, std::string detail);
   void shut_down();
 

@@ -67,7 +67,8 @@ class tunnel_context {
   [[nodiscard]] stream_table& table() noexcept { return table_; }
   [[nodiscard]] boost::asio::any_io_executor executor() const { return ioc_.get_executor(); }
 
-  // Called by the session with what SERVICE_IDS said (nullopt: none came). Throws mapping_error.
+  // Called by the session with what SERVICE_IDS said (nullopt: none came), once it has ended the
+  // live connections (the table's entries are replaced). Throws mapping_error.
   void apply_services(const std::optional<std::vector<std::string>>& ids);
   // True when apply_services(ids) would change nothing (a repeated, identical SERVICE_IDS).
   [[nodiscard]] bool services_unchanged(const std::optional<std::vector<std::string>>& ids) const {
