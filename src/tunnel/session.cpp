@@ -179,8 +179,11 @@ bool tunnel_session::role_is_source() const noexcept {
 void tunnel_session::stop() {
   if (end_) return;
   end_ = session_end{session_end::kind::stopped, "stopped"};
+  // The peer hears of each connection that ends with the proxy (SIGTERM, or SIGHUP under --stdio)
+  // as when one ends on its own, so that it closes its side.
+  end_connections("the proxy is stopping");
   asio::co_spawn(context_.executor(), [self = shared_from_this()]() -> asio::awaitable<void> {
-    // A reset queued just before (the end of the --stdio connection) goes out before the close.
+    // The resets queued just before (the end of the --stdio connection) go out before the close.
     co_await self->outbox_.control_written(self->shut_down_);
     co_await self->ws_->close();
     self->shut_down();

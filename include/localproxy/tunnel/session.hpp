@@ -34,7 +34,8 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
   ~tunnel_session();
 
   boost::asio::awaitable<session_end> run();
-  // Graceful end (SIGTERM/SIGINT): close the WebSocket normally.
+  // Graceful end (SIGTERM/SIGINT, a reload, the end of --stdio): every live connection ends with
+  // a reset to the peer, then the WebSocket closes normally once the resets are written.
   void stop();
 
   // Source: a local client was accepted for this service.
