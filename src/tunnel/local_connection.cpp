@@ -218,7 +218,7 @@ asio::awaitable<void> local_connection::write_loop(std::shared_ptr<local_connect
   }
   if (!closed_) {
     // Half-close first so the application sees a clean end of stream after the last byte.
-    stream_.shutdown_send();
+    stream_.shutdown(local_stream::socket_type::shutdown_send);
     abort();
   }
   (void)self;
@@ -256,7 +256,7 @@ void local_connection::close_after_flush() {
     return;
   }
   // Ends a pending read with end-of-stream; the writer closes once the queue is written.
-  stream_.shutdown_receive();
+  stream_.shutdown(local_stream::socket_type::shutdown_receive);
   slot_freed_.notify();
   queue_changed_.notify();
 }

@@ -74,20 +74,14 @@ void local_stream::make_non_blocking() noexcept {
     socket_.non_blocking(true, ignored);
 }
 
-void local_stream::shutdown_send() noexcept {
-  boost::system::error_code ignored;
-  if (stdio_)
-    give_back(stdio_->out, STDOUT_FILENO, stdio_->out_flags);
-  else
-    socket_.shutdown(socket_type::shutdown_send, ignored);
-}
-
-void local_stream::shutdown_receive() noexcept {
-  boost::system::error_code ignored;
-  if (stdio_)
-    give_back(stdio_->in, STDIN_FILENO, stdio_->in_flags);
-  else
-    socket_.shutdown(socket_type::shutdown_receive, ignored);
+void local_stream::shutdown(socket_type::shutdown_type what) noexcept {
+  if (!stdio_) {
+    boost::system::error_code ignored;
+    socket_.shutdown(what, ignored);
+    return;
+  }
+  if (what != socket_type::shutdown_receive) give_back(stdio_->out, STDOUT_FILENO, stdio_->out_flags);
+  if (what != socket_type::shutdown_send) give_back(stdio_->in, STDIN_FILENO, stdio_->in_flags);
 }
 
 void local_stream::close() noexcept {

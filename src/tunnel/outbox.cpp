@@ -58,7 +58,15 @@ void outbox::sent() {
   control_sending_.clear();
   for (auto& f : sending_) f.connection->frame_done(*f.slot);
   sending_.clear();
-  ready_.notify();
+  if (awaiting_control_) ready_.notify();  // the writer itself needs no wake-up
+}
+
+boost::asio::awaitable<void> outbox::control_written(const bool& give_up) {
+  while (control_pending() && !give_up) {
+    awaiting_control_ = true;
+    co_await ready_.wait();
+  }
+  awaiting_control_ = false;
 }
 
 void outbox::clear() {

@@ -179,9 +179,12 @@ bool tunnel_session::role_is_source() const noexcept {
 void tunnel_session::stop() {
   if (end_) return;
   end_ = session_end{session_end::kind::stopped, "stopped"};
+  // The peer hears of each connection that ends with the proxy (SIGTERM, or SIGHUP under --stdio)
+  // as when one ends on its own, so that it closes its side.
+  end_connections("the proxy is stopping");
   asio::co_spawn(context_.executor(), [self = shared_from_this()]() -> asio::awaitable<void> {
-    // A reset queued just before (the end of the --stdio connection) goes out before the close.
-    while (self->outbox_.control_pending() && !self->shut_down_) co_await self->outbox_.ready().wait();
+    // The resets queued just before (the end of the --stdio connection) go out before the close.
+    co_await self->outbox_.control_written(self->shut_down_);
     co_await self->ws_->close();
     self->shut_down();
   }, asio::detached);
@@ -204,10 +207,6 @@ void tunnel_session::shut_down() {
   for (auto& connection : context_.table().end_session()) connection->abort();
 }
 
-void tunnel_session::abort_all() {
-  congested_.clear();
-  for (auto& connection : context_.table().end_all()) connection->abort();
-}
 
 // ---- dispatch ---------------------------------------------------------------------------------
 
@@ -259,10 +258,14 @@ void tunnel_session::on_older_destination() {
   const auto& peer = context_.table().peer();
   const auto version = peer.version();
   // Unconfirmed (a reset that a V3 destination might have sent too): the next answer tells.
-  LP_LOG(warning) << "The destination " << (peer.known ? "is" : "looks like") << " an older localproxy (protocol V"
-                  << version
-                  << "): only one connection per service works at a time; further connections are refused "
-                     "until it ends (-y V" << version << " says so up front)";
+  const auto what = std::string("The destination ") + (peer.known ? "is" : "looks like") +
+                    " an older localproxy (protocol V" + std::to_string(version) +
+                    "): only one connection per service works at a time; further connections are refused "
+                    "until it ends (-y V" + std::to_string(version) + " says so up front)";
+  if (context_.first_older_destination())
+    LP_LOG(warning) << what;
+  else
+    LP_LOG(debug) << what;  // said once per process: a reconnect finds the same destination
   for (auto& connection : context_.table().refuse_joined()) {
     log_closed(*connection, "refused: the destination speaks V" + std::to_string(version) +
                                 ", which carries one connection per service");
@@ -281,8 +284,9 @@ void tunnel_session::apply_services(const std::optional<std::vector<std::string>
     context_.session_ready();
     return;
   }
-  // New services replace the table's entries: no connection may outlive the entry it points to.
-  abort_all();
+  // New services replace the table's entries: no connection may outlive the entry it points to,
+  // and the peer is told of each one that ends (else it keeps its side open).
+  end_connections("the tunnel's services changed");
   const auto& table = context_.table();
   if (ids && ids->size() > 1 && !table.peer().names_services && role_is_source()) {
     finish(session_end::kind::mapping_error, "the tunnel has " + std::to_string(ids->size()) +

@@ -127,6 +127,18 @@ void tunnel_session::local_ended(local_connection& connection, const char* how) 
   outbox_.push_control(*reset);
 }
 
+void tunnel_session::end_connections(const char* how) {
+  congested_.clear();
+  std::vector<std::shared_ptr<local_connection>> live;
+  for (auto& s : context_.table().services())
+    for (const auto& [id, connection] : s.connections)
+      if (connection) live.push_back(connection);
+  for (auto& connection : live) {
+    local_ended(*connection, how);
+    connection->abort();
+  }
+}
+
 void tunnel_session::log_closed(const local_connection& connection, std::string_view how) const {
   LP_LOG(info) << "Disconnected from: " << describe_connection(connection.ref()) << ", " << how << " ("
                << connection.summary() << ")";

@@ -124,7 +124,8 @@ void tunnel_context::apply_services(const std::optional<std::vector<std::string>
   auto plan = plan_services(opts_.mode, opts_.mappings, ids);
   for (const auto& w : plan.warnings) LP_LOG(warning) << w;
   if (services_applied_) LP_LOG(warning) << "The tunnel's services changed; applying the new list";
-  (void)table_.end_all();
+  // The session ended every live connection first (and told the peer): the entries they pointed
+  // to are replaced now.
   table_.set_services(std::move(plan.services));
   if (opts_.mode == config::proxy_mode::source) {
     const auto& bind = opts_.bind_address.empty() ? opts_.tunables.default_bind_address : opts_.bind_address;
@@ -158,7 +159,14 @@ asio::awaitable<void> tunnel_context::hand_over(std::string service_id, local_st
     session_->adopt(service_id, std::move(stream), peer);
     co_return;
   }
-  LP_LOG(warning) << "Closing connection from " << peer << ": the tunnel did not come back within " << wait.count() << " ms";
+  // Turned away like a client over tcp.max_active_connections: counted where the metrics see it
+  // (a service the tunnel has not named yet has no entry to count in).
+  if (auto* service = table_.find(service_id)) ++service->counters.refused;
+  if (stop_requested_)
+    LP_LOG(info) << "Closing connection from " << peer << ": the proxy is stopping";
+  else
+    LP_LOG(warning) << "Closing connection from " << peer << ": the tunnel did not come back within " << wait.count()
+                    << " ms";
 }
 
 void tunnel_context::stop() {

@@ -4,11 +4,13 @@ bytes through an echo destination, with nothing but them on stdout; the exit sta
 import os
 import select
 import shlex
+import signal
 import stat
 import subprocess
+import threading
 import time
 
-from harness import LOCALPROXY, Harness, sha256
+from harness import LOCALPROXY, EchoServer, Harness, sha256
 from sshd import SSH, SshHarness, needs_ssh
 
 
@@ -144,6 +146,28 @@ class Stdio(StdioRuns, Harness):
         self.assertTrue(ready, "no echo within 30 s")
         self.assertEqual(os.read(p.stdout.fileno(), len(first_bytes)), first_bytes)
         return p
+
+    def test_sighup_resets_the_connection_before_the_close_and_the_destination_ends_its_side(self):
+        """ssh ends its ProxyCommand with SIGHUP: the destination hears of the connection's end (its
+        reset goes out before the WebSocket closes; the service tells the destination nothing when
+        the source leaves) and closes its application's connection."""
+        app_closed = threading.Event()
+
+        def echo_then_note_the_end(conn):
+            EchoServer.echo(conn)
+            app_closed.set()
+
+        echo = self.echo_server(handler=echo_then_note_the_end)
+        t = self.open_tunnel([])
+        dst = self.start_proxy("destination", ["-d", str(echo.port)], t["destinationAccessToken"])
+        self.wait_connected(dst)
+        p = self.open_stdio(t["sourceAccessToken"], b"ping")  # stdin stays open: no end of its own
+        p.send_signal(signal.SIGHUP)
+        self.assertEqual(p.wait(timeout=30), 0)
+        _, err = p.communicate(timeout=10)
+        self.assertNotIn(b"[error]", err)
+        dst.wait_for(r"Disconnected from: the service stream \d+ connection 1, closed by the peer", timeout=15)
+        self.assertTrue(app_closed.wait(15), "the destination's application connection stayed open")
 
     def test_a_second_run_at_once_replaces_the_first(self):
         """What the README says: the service keeps one source, so two --stdio runs at once do not mix."""

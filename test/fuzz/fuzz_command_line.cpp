@@ -10,10 +10,7 @@ namespace {
 namespace lc = localproxy::config;
 }
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::quiet_logs();
-  return 0;
-}
+LP_FUZZ_INITIALIZE()
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size > 4096) return -1;
@@ -27,16 +24,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     at = end + 1;
   }
   if (args.size() > 1 && args.back().empty()) args.pop_back();
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
   const lc::environment env = [](std::string_view name) -> std::optional<std::string> {
     if (name == "AWSIOT_TUNNEL_ACCESS_TOKEN") return std::string(fuzz::secret_token);
     return std::nullopt;
   };
-  try {
-    fuzz::check_parsed(lc::parse_command_line(static_cast<int>(argv.size()), argv.data(), env));
-  } catch (const lc::usage_error& e) {
-    fuzz::check_refusal(e, input);
-  }
+  fuzz::check_command_line(args, env, input);
   return 0;
 }

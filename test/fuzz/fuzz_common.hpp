@@ -1,6 +1,7 @@
 #pragma once
-// Shared by the fuzz targets: a cursor over the input, quiet logs, and a check that aborts with a
-// message (libFuzzer turns the abort into a crash report and saves the input).
+// Shared by the fuzz targets: their set-up (LP_FUZZ_INITIALIZE), a cursor over the input, quiet
+// logs, and a check that aborts with a message (libFuzzer turns the abort into a crash report and
+// saves the input).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -54,6 +55,19 @@ inline void quiet_logs() {
     localproxy::log::set_verbosity(0);
   }
 }
+
+}  // namespace fuzz
+
+// Every target's libFuzzer set-up, once before the first input: quiet logs, then the target's own
+// statements if it has any, e.g. LP_FUZZ_INITIALIZE(make_state()).
+#define LP_FUZZ_INITIALIZE(...)                      \
+  extern "C" int LLVMFuzzerInitialize(int*, char***) { \
+    fuzz::quiet_logs();                              \
+    __VA_ARGS__;                                     \
+    return 0;                                        \
+  }
+
+namespace fuzz {
 
 [[noreturn]] inline void fail(const std::string& what) {
   std::fprintf(stderr, "\nFUZZ CHECK FAILED: %s\n", what.c_str());

@@ -37,11 +37,7 @@ bool write_file(std::string_view text) {
 }
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::quiet_logs();
-  if (file_fd() < 0) fuzz::fail("memfd_create failed");
-  return 0;
-}
+LP_FUZZ_INITIALIZE(fuzz::check(file_fd() >= 0, "memfd_create failed"))
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0 || size > 16384) return -1;
@@ -66,8 +62,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (choice & 0x10) args.insert(args.end(), {"-s", "5555"});
   if (choice & 0x20) args.insert(args.end(), {"-v", "5"});
   if (choice & 0x40) args.insert(args.end(), {"-d", "SSH=22"});
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
   const lc::environment env = [choice](std::string_view name) -> std::optional<std::string> {
     if ((choice & 1) && name == "AWSIOT_TUNNEL_ACCESS_TOKEN") return std::string(fuzz::secret_token);
     if ((choice & 2) && name == "AWSIOT_TUNNEL_REGION") return std::string("us-east-1");
@@ -75,10 +69,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if ((choice & 8) && name == "no_proxy") return std::string(".amazonaws.com");
     return std::nullopt;
   };
-  try {
-    fuzz::check_parsed(lc::parse_command_line(static_cast<int>(argv.size()), argv.data(), env));
-  } catch (const lc::usage_error& e) {
-    fuzz::check_refusal(e, text);
-  }
+  fuzz::check_command_line(args, env, text);
   return 0;
 }

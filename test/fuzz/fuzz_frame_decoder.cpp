@@ -182,10 +182,7 @@ outcome feed_in_pieces(std::span<const std::uint8_t> stream, const std::vector<s
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::quiet_logs();
-  return 0;
-}
+LP_FUZZ_INITIALIZE()
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   fuzz::cursor in(data, size);

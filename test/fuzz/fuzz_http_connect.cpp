@@ -12,10 +12,7 @@ namespace {
 namespace lt = localproxy::transport;
 }
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::quiet_logs();
-  return 0;
-}
+LP_FUZZ_INITIALIZE()
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size > 8192) return -1;  // http_connect gives up on a longer header before parsing it

@@ -34,6 +34,7 @@
 #include "localproxy/tunnel/async_event.hpp"
 #include "localproxy/tunnel/session.hpp"
 #include "localproxy/tunnel/tunnel.hpp"
+#include "scripted_websocket.hpp"
 
 namespace {
 
@@ -47,73 +48,6 @@ using std::chrono::milliseconds;
 constexpr std::size_t max_ws_message = 131076;  // what the real transport lets through (read_message_max)
 constexpr std::size_t max_active = 3;           // tcp.max_active_connections, small so that it is reached
 constexpr std::size_t queue_limit = 4096;       // tcp.connection_buffer_size, small so that it is reached
-
-// ---- the scripted service side of the WebSocket ---------------------------------------------
-
-class scripted_websocket : public localproxy::transport::websocket_connection {
- public:
-  scripted_websocket(const asio::any_io_executor& ex, std::string subprotocol)
-      : event_(ex), subprotocol_(std::move(subprotocol)) {}
-
-  asio::awaitable<boost::system::error_code> read(std::span<const std::uint8_t>& message) override {
-    while (inbound.empty() && !aborted) co_await event_.wait();
-    if (aborted) co_return asio::error::operation_aborted;
-    last_read_ = std::move(inbound.front());
-    inbound.pop_front();
-    message = last_read_;
-    co_return boost::system::error_code{};
-  }
-  asio::awaitable<boost::system::error_code> write(std::span<const asio::const_buffer> buffers) override {
-    fuzz::check(!writing, "two WebSocket writes at once");
-    writing = true;
-    std::size_t size = 0;
-    for (const auto& b : buffers) {
-      auto p = static_cast<const std::uint8_t*>(b.data());
-      sent_bytes.insert(sent_bytes.end(), p, p + b.size());
-      size += b.size();
-    }
-    fuzz::check(size <= max_ws_message, "a WebSocket message over websocket.max_frame_size: " + std::to_string(size));
-    // A slow service: the write completes once the script lets it.
-    while (write_blocked && !aborted) co_await event_.wait();
-    writing = false;
-    if (aborted) co_return asio::error::operation_aborted;
-    co_return boost::system::error_code{};
-  }
-  asio::awaitable<boost::system::error_code> ping(std::string_view) override { co_return boost::system::error_code{}; }
-  void on_control(std::function<void(localproxy::transport::control_frame, std::string_view)>) override {}
-  asio::awaitable<void> close() override {
-    abort();
-    co_return;
-  }
-  void abort() noexcept override {
-    aborted = true;
-    event_.notify();
-  }
-  const std::string& channel_id() const noexcept override { return channel_; }
-  const std::string& subprotocol() const noexcept override { return subprotocol_; }
-  localproxy::transport::close_info closed_by_peer() const override { return {}; }
-
-  void push(std::vector<std::uint8_t> message) {
-    inbound.push_back(std::move(message));
-    event_.notify();
-  }
-  void set_blocked(bool blocked) {
-    write_blocked = blocked;
-    event_.notify();
-  }
-
-  std::deque<std::vector<std::uint8_t>> inbound;
-  std::vector<std::uint8_t> last_read_;  // what the last read() views
-  std::vector<std::uint8_t> sent_bytes;
-  bool aborted = false;
-  bool write_blocked = false;
-  bool writing = false;
-
- private:
-  lt::async_event event_;
-  std::string channel_ = "fuzz-channel";
-  std::string subprotocol_;
-};
 
 // ---- a protobuf writer that can also put zero-valued fields on the wire ----------------------
 
@@ -185,7 +119,14 @@ class world {
   void play() {
     configure();
     context_ = std::make_unique<lt::tunnel_context>(ioc_, opts_);
-    auto ws = std::make_unique<scripted_websocket>(ioc_.get_executor(), subprotocol_);
+    // The scripted service side of the WebSocket: a slow service (set_blocked) that takes one
+    // write at a time, of at most what the real transport lets through.
+    auto ws = std::make_unique<test_support::scripted_websocket>(ioc_.get_executor(), subprotocol_, "fuzz-channel");
+    ws->on_write = [](std::span<const std::uint8_t> bytes, bool overlapping) {
+      fuzz::check(!overlapping, "two WebSocket writes at once");
+      fuzz::check(bytes.size() <= max_ws_message,
+                  "a WebSocket message over websocket.max_frame_size: " + std::to_string(bytes.size()));
+    };
     ws_ = ws.get();
     session_ = std::make_shared<lt::tunnel_session>(*context_, std::move(ws));
     asio::co_spawn(ioc_, session_->run(), [this](std::exception_ptr e, lt::session_end end) {
@@ -358,7 +299,7 @@ class world {
     std::size_t at = 0;
     do {
       const auto size = std::min(n - at, max_ws_message);
-      ws_->push(std::vector<std::uint8_t>(stream_.begin() + static_cast<std::ptrdiff_t>(at),
+      ws_->push_message(std::vector<std::uint8_t>(stream_.begin() + static_cast<std::ptrdiff_t>(at),
                                           stream_.begin() + static_cast<std::ptrdiff_t>(at + size)));
       at += size;
     } while (at < n);
@@ -523,7 +464,7 @@ class world {
   std::vector<std::string> unix_paths_;
   std::unique_ptr<lt::tunnel_context> context_;
   std::shared_ptr<lt::tunnel_session> session_;
-  scripted_websocket* ws_ = nullptr;
+  test_support::scripted_websocket* ws_ = nullptr;
   std::optional<lt::session_end> end_;
   std::vector<std::unique_ptr<local_end>> locals_;
   std::vector<std::uint8_t> stream_;
@@ -539,10 +480,7 @@ class world {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::quiet_logs();
-  return 0;
-}
+LP_FUZZ_INITIALIZE()
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   fuzz::cursor in(data, size);

@@ -130,17 +130,17 @@ asio::awaitable<void> client(const lt::websocket_target& target, bool reply_has_
   done = true;
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::quiet_logs();
+void set_up() {
   // connect_websocket makes a TLS context (the system CA store) even for ws://; this target has no
   // TLS, and reading the store under ASan costs about 250 ms an input.
   ::setenv("SSL_CERT_FILE", "/nonexistent/lp-fuzz", 1);
   ::setenv("SSL_CERT_DIR", "/nonexistent/lp-fuzz", 1);
   (void)state();
-  return 0;
 }
+
+}  // namespace
+
+LP_FUZZ_INITIALIZE(set_up())
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size > 65536) return -1;

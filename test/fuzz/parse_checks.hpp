@@ -3,6 +3,7 @@
 // shared by the --config file and command line targets.
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fuzz_common.hpp"
 #include "localproxy/config/command_line.hpp"
@@ -48,6 +49,18 @@ inline void check_refusal(const localproxy::config::usage_error& e, std::string_
   check(what.find(secret_token) == std::string::npos || input.find(secret_token) != std::string_view::npos,
         "a usage error shows the access token: " + printable(what));
   note(what.find('\n') == std::string::npos, "multi-line usage error", printable(what));
+}
+
+// parse_command_line on `args` (argv[0] first) with `env`: what it gives, or how it refuses.
+inline void check_command_line(const std::vector<std::string>& args, const localproxy::config::environment& env,
+                               std::string_view input) {
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  try {
+    check_parsed(localproxy::config::parse_command_line(static_cast<int>(argv.size()), argv.data(), env));
+  } catch (const localproxy::config::usage_error& e) {
+    check_refusal(e, input);
+  }
 }
 
 }  // namespace fuzz

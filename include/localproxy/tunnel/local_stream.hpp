@@ -46,10 +46,11 @@ class local_stream {
   }
   void make_non_blocking() noexcept;
 
-  // The application sees the end of the stream after what was written (stdout: closed).
-  void shutdown_send() noexcept;
-  // A pending read ends (end of stream, or cancelled); nothing more is read.
-  void shutdown_receive() noexcept;
+  // Ends one direction (or both), as a socket's shutdown does; stdin and stdout are given back.
+  //  - shutdown_send: the application sees the end of the stream after what was written
+  //    (stdout: closed);
+  //  - shutdown_receive: a pending read ends (end of stream, or cancelled); nothing more is read.
+  void shutdown(socket_type::shutdown_type what) noexcept;
   void close() noexcept;
 
   // stdin's end is always a half-close: stdout stays open for the reply. A socket's end of

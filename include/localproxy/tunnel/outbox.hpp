@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 
 #include "localproxy/protocol/frame_codec.hpp"
@@ -31,10 +32,12 @@ class outbox {
   [[nodiscard]] async_event& ready() noexcept { return ready_; }
 
   // Fills `buffers` with one WebSocket message (at most max_message bytes); call sent() after
-  // it was written (it notifies ready(), for whoever waits for the queue to drain). Returns the
-  // message size.
+  // it was written. Returns the message size.
   std::size_t take(std::vector<boost::asio::const_buffer>& buffers);
   void sent();
+  // Returns once no control frame is pending (the write under way included), or once give_up is
+  // true when it wakes (notify ready() after setting it). Only then does sent() notify ready().
+  boost::asio::awaitable<void> control_written(const bool& give_up);
   // Drops everything (the WebSocket is gone); frames go back to their connections.
   void clear();
 
@@ -52,6 +55,7 @@ class outbox {
   std::vector<std::uint8_t> control_sending_;
   std::deque<queued_frame> frames_;
   std::vector<queued_frame> sending_;
+  bool awaiting_control_ = false;  // control_written() waits
 };
 
 }  // namespace localproxy::tunnel

@@ -35,7 +35,8 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
   ~tunnel_session();
 
   boost::asio::awaitable<session_end> run();
-  // Graceful end (SIGTERM/SIGINT): close the WebSocket normally.
+  // Graceful end (SIGTERM/SIGINT, a reload, the end of --stdio): every live connection ends with
+  // a reset to the peer, then the WebSocket closes normally once the resets are written.
   void stop();
 
   // Source: a local client was accepted for this service.
@@ -74,7 +75,9 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
   void local_ended(local_connection& connection, const char* how);
   void log_closed(const local_connection& connection, std::string_view how) const;
   void reset_connection(const std::shared_ptr<local_connection>& connection, const char* why);
-  void abort_all();
+  // Ends every live connection as its local end would: forgotten, logged, the peer told (a reset
+  // each, queued), the local side closed.
+  void end_connections(const char* how);
   void finish(session_end::kind what, std::string detail);
   void shut_down();
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -66,7 +67,8 @@ class tunnel_context {
   [[nodiscard]] stream_table& table() noexcept { return table_; }
   [[nodiscard]] boost::asio::any_io_executor executor() const { return ioc_.get_executor(); }
 
-  // Called by the session with what SERVICE_IDS said (nullopt: none came). Throws mapping_error.
+  // Called by the session with what SERVICE_IDS said (nullopt: none came), once it has ended the
+  // live connections (the table's entries are replaced). Throws mapping_error.
   void apply_services(const std::optional<std::vector<std::string>>& ids);
   // True when apply_services(ids) would change nothing (a repeated, identical SERVICE_IDS).
   [[nodiscard]] bool services_unchanged(const std::optional<std::vector<std::string>>& ids) const {
@@ -74,6 +76,9 @@ class tunnel_context {
   }
   // The session has applied the tunnel's services: the proxy is useful (READY=1 the first time).
   void session_ready();
+  // True the first time in the process's life that a session finds an older destination: its
+  // warning is given once (after a reconnect the same destination is found again).
+  [[nodiscard]] bool first_older_destination() noexcept { return !std::exchange(older_destination_seen_, true); }
 
   // Reports the end (status file, STOPPING=1) once the run is over.
   void finish(int exit_status);
@@ -124,6 +129,7 @@ class tunnel_context {
   source_listeners listeners_;
   std::optional<std::vector<std::string>> service_ids_;
   bool services_applied_ = false;
+  bool older_destination_seen_ = false;
   std::shared_ptr<tunnel_session> session_;
   async_event ready_;
   async_event stopping_;

@@ -2,6 +2,8 @@
 // warning, the refused connection and the first one going on.
 #include "session_fixture.hpp"
 
+#include "../log/clog_capture.hpp"
+
 using namespace session_test;
 
 namespace {
@@ -74,4 +76,28 @@ TEST_F(OlderDestination, AV3AnswerKeepsManyConnections) {
   ws_->push(fields(lp::message_type::data, 1, "SSH", 2), "two");
   EXPECT_EQ(read_app(second, 3), "two");
   EXPECT_EQ(context_->table().peer().version(), 3);
+}
+
+TEST_F(OlderDestination, TheWarningIsGivenOncePerProcessNotAgainAfterAReconnect) {
+  log_test::clog_capture log;
+  const auto warnings = [&] {
+    const auto text = log.text();
+    std::size_t n = 0;
+    for (auto at = text.find("[warning] The destination"); at != std::string::npos;
+         at = text.find("[warning] The destination", at + 1))
+      ++n;
+    return n;
+  };
+  for (int session = 0; session < 2; ++session) {
+    if (session > 0) reconnect({"SSH"});
+    auto first = connect_client("SSH");
+    auto second = connect_client("SSH");
+    ASSERT_TRUE(run_until([&] { return sent_any(lp::message_type::connection_start); }));
+    const auto stream = ws_->sent.front().stream_id;  // the STREAM_START's (new in each session)
+    ws_->push(fields(lp::message_type::data, stream, "SSH", 0), "banner");  // V2: no connection ID
+    EXPECT_EQ(read_app(first, 6), "banner");
+    EXPECT_TRUE(closed(second));  // each session finds the older destination and refuses the join
+    EXPECT_EQ(context_->table().peer().version(), 2);
+  }
+  EXPECT_EQ(warnings(), 1u) << log.text();
 }

@@ -16,6 +16,7 @@
 #include <boost/asio/write.hpp>
 
 #include "localproxy/tunnel/tunnel.hpp"
+#include "scripted_websocket.hpp"
 
 namespace session_test {
 
@@ -25,52 +26,27 @@ namespace lp = localproxy::protocol;
 namespace lc = localproxy::config;
 using asio::ip::tcp;
 
-class fake_websocket : public localproxy::transport::websocket_connection {
+// The fixture's WebSocket: what the session writes is decoded into `sent` as it is written.
+class fake_websocket : public test_support::scripted_websocket {
  public:
-  explicit fake_websocket(const asio::any_io_executor& ex) : event_(ex) {}
-
-  asio::awaitable<boost::system::error_code> read(std::span<const std::uint8_t>& message) override {
-    while (inbound.empty() && !aborted) co_await event_.wait();
-    if (aborted) co_return asio::error::operation_aborted;
-    last_read_ = std::move(inbound.front());
-    inbound.pop_front();
-    message = last_read_;
-    ++reads;
-    co_return boost::system::error_code{};
+  explicit fake_websocket(const asio::any_io_executor& ex)
+      : scripted_websocket(ex, "aws.iot.securetunneling-3.0", "test-channel") {
+    on_write = [this](std::span<const std::uint8_t>, bool overlapping) {
+      EXPECT_FALSE(overlapping) << "two WebSocket writes at once";
+      auto err = decoder.feed(std::span(sent_bytes), [this](const lp::message_view& m) {
+        sent.push_back({m.type, m.stream_id, std::string(m.service_id), m.connection_id,
+                        std::string(m.payload.begin(), m.payload.end())});
+      });
+      EXPECT_EQ(err, lp::decode_error::none);
+      sent_bytes.clear();
+    };
   }
-  asio::awaitable<boost::system::error_code> write(std::span<const asio::const_buffer> buffers) override {
-    for (const auto& b : buffers) {
-      auto p = static_cast<const std::uint8_t*>(b.data());
-      outbound_bytes.insert(outbound_bytes.end(), p, p + b.size());
-    }
-    auto err = decoder.feed(std::span(outbound_bytes), [this](const lp::message_view& m) {
-      sent.push_back({m.type, m.stream_id, std::string(m.service_id), m.connection_id,
-                      std::string(m.payload.begin(), m.payload.end())});
-    });
-    EXPECT_EQ(err, lp::decode_error::none);
-    outbound_bytes.clear();
-    co_return boost::system::error_code{};
-  }
-  asio::awaitable<boost::system::error_code> ping(std::string_view) override { co_return boost::system::error_code{}; }
-  void on_control(std::function<void(localproxy::transport::control_frame, std::string_view)>) override {}
-  asio::awaitable<void> close() override {
-    abort();
-    co_return;
-  }
-  void abort() noexcept override {
-    aborted = true;
-    event_.notify();
-  }
-  const std::string& channel_id() const noexcept override { return channel_; }
-  const std::string& subprotocol() const noexcept override { return subprotocol_; }
-  localproxy::transport::close_info closed_by_peer() const override { return {}; }
 
   void push(const lp::message_fields& f, std::string_view payload = {}) {
     std::vector<std::uint8_t> frame;
     auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size());
     EXPECT_EQ(lp::encode_frame(f, bytes, {}, frame), lp::encode_error::none);
-    inbound.push_back(std::move(frame));
-    event_.notify();
+    push_message(std::move(frame));
   }
 
   struct sent_message {
@@ -80,20 +56,8 @@ class fake_websocket : public localproxy::transport::websocket_connection {
     std::uint32_t connection_id;
     std::string payload;
   };
-  std::deque<std::vector<std::uint8_t>> inbound;
-  std::vector<std::uint8_t> last_read_;  // what the last read() views
   std::vector<sent_message> sent;
-  std::vector<std::uint8_t> outbound_bytes;
   lp::frame_decoder decoder;
-  bool aborted = false;
-  int reads = 0;
-
- private:
-  lt::async_event event_;
-  std::string channel_ = "test-channel";
-
- public:
-  std::string subprotocol_ = "aws.iot.securetunneling-3.0";
 };
 
 inline lp::message_fields fields(lp::message_type t, std::int32_t stream, std::string_view service = "SSH", std::uint32_t conn = 1) {

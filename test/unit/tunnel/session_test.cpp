@@ -113,3 +113,47 @@ TEST_F(SessionTest, AStartThatCannotBeHonouredIsAnsweredEvenAfterABurstOfJunk) {
   EXPECT_GT(answers, 0);
   EXPECT_LE(answers, 32);  // junk gets a bounded number of answers a second
 }
+
+TEST_F(SessionTest, StopClosesTheWebSocketOnlyAfterTheResetInTheWriteUnderWay) {
+  start();
+  ws_->push(fields(lp::message_type::stream_start, 5));
+  auto app = accept_app();
+  ws_->set_blocked(true);  // a slow service: the next write waits
+  app.close();
+  ASSERT_TRUE(run_until([&] { return sent_any(lp::message_type::connection_reset); }));
+  ASSERT_TRUE(ws_->writing);
+  session_->stop();
+  run_until([] { return false; }, std::chrono::milliseconds(200));
+  EXPECT_EQ(ws_->closes, 0);
+  EXPECT_FALSE(end_.has_value());
+  ws_->set_blocked(false);
+  ASSERT_TRUE(run_until([&] { return end_.has_value(); }));
+  EXPECT_EQ(ws_->closes, 1);
+  EXPECT_EQ(end_->what, lt::session_end::kind::stopped);
+}
+
+TEST_F(SessionTest, ANewListOfServicesEndsTheLiveConnectionsAndTellsThePeer) {
+  auto web = opts_.mappings.front();
+  web.service_id = "WEB";
+  opts_.mappings.push_back(web);
+  start({"SSH"});
+  ws_->push(fields(lp::message_type::stream_start, 5));
+  auto app = accept_app();
+  ws_->push(fields(lp::message_type::data, 5), "hi");
+  EXPECT_EQ(read_app(app, 2), "hi");
+  const std::vector<std::string> both{"SSH", "WEB"};
+  lp::message_fields list;
+  list.type = lp::message_type::service_ids;
+  list.available_service_ids = both;
+  ws_->push(list);
+  auto [got, ec] = read_app_to_end(app);  // the app's connection ends
+  EXPECT_EQ(got, "");
+  EXPECT_TRUE(ec);
+  ASSERT_TRUE(run_until([&] { return sent_any(lp::message_type::connection_reset); }));
+  const auto& reset = ws_->sent.back();
+  EXPECT_EQ(reset.type, lp::message_type::connection_reset);
+  EXPECT_EQ(reset.stream_id, 5);
+  EXPECT_EQ(reset.service_id, "SSH");
+  EXPECT_EQ(reset.connection_id, 1u);
+  EXPECT_EQ(context_->table().live_connections(), 0u);
+}

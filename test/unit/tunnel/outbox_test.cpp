@@ -1,0 +1,76 @@
+// outbox: a waiter in control_written() returns only once the write under way is done, and only
+// such a waiter gets the wake-up when a write completes (a plain writer does not need one).
+#include "localproxy/tunnel/outbox.hpp"
+
+#include <gtest/gtest.h>
+
+#include "session_fixture.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+namespace asio = boost::asio;
+namespace lp = localproxy::protocol;
+using localproxy::tunnel::outbox;
+
+namespace {
+lp::message_fields a_reset() { return session_test::fields(lp::message_type::connection_reset, 1); }
+
+// Runs `wait` on ioc; `done` is set once it returns.
+void spawn(asio::io_context& ioc, asio::awaitable<void> wait, bool& done) {
+  asio::co_spawn(ioc, std::move(wait), [&done](const std::exception_ptr&) { done = true; });
+}
+
+void run(asio::io_context& ioc) {
+  ioc.restart();
+  ioc.poll();
+}
+}  // namespace
+
+TEST(Outbox, ControlWrittenWaitsForTheWriteUnderWay) {
+  asio::io_context ioc;
+  outbox box(ioc.get_executor(), 131076, {});
+  box.push_control(a_reset());
+  std::vector<asio::const_buffer> buffers;
+  ASSERT_GT(box.take(buffers), 0u);  // the reset is now in the write under way
+  bool give_up = false;
+  bool written = false;
+  spawn(ioc, box.control_written(give_up), written);
+  run(ioc);
+  EXPECT_FALSE(written);
+  box.sent();
+  run(ioc);
+  EXPECT_TRUE(written);
+}
+
+TEST(Outbox, ControlWrittenGivesUpWhenTold) {
+  asio::io_context ioc;
+  outbox box(ioc.get_executor(), 131076, {});
+  box.push_control(a_reset());
+  bool give_up = false;
+  bool returned = false;
+  spawn(ioc, box.control_written(give_up), returned);
+  run(ioc);
+  EXPECT_FALSE(returned);
+  give_up = true;
+  box.ready().notify();
+  run(ioc);
+  EXPECT_TRUE(returned);
+}
+
+TEST(Outbox, AWriteDoneWakesNobodyUnlessControlWrittenWaits) {
+  asio::io_context ioc;
+  outbox box(ioc.get_executor(), 131076, {});
+  box.push_control(a_reset());
+  std::vector<asio::const_buffer> buffers;
+  ASSERT_GT(box.take(buffers), 0u);
+  bool woken = false;
+  spawn(ioc, box.ready().wait(), woken);
+  run(ioc);
+  box.sent();
+  run(ioc);
+  EXPECT_FALSE(woken);
+  box.ready().notify();  // what a push does: the waiter is still there and wakes
+  run(ioc);
+  EXPECT_TRUE(woken);
+}
