@@ -207,7 +207,6 @@ void tunnel_session::shut_down() {
   for (auto& connection : context_.table().end_session()) connection->abort();
 }
 
-
 // ---- dispatch ---------------------------------------------------------------------------------
 
 void tunnel_session::handle(const protocol::message_view& m) {
