@@ -1,6 +1,7 @@
 // What the tunnel tells the world about itself: the status line (log), the status file and
 // systemd (READY=1, STATUS=, WATCHDOG=1, STOPPING=1). One state, changed only by set_state().
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 
 #include <boost/asio/as_tuple.hpp>
@@ -94,10 +95,10 @@ void tunnel_context::session_ready() {
   const auto status = "connected to " + opts_.endpoint.url() + ", channel-id " + channel_id_;
   set_state(tunnel_state::connected, status);
   if (ready_sent_ && !reload_pending_) return;
-  if (!ready_sent_) {
-    // Start-up is over: what it touched and the tunnel will not need again can go.
-    release_startup_pages("the tunnel up");
-  }
+  // Start-up is over: what it touched and the tunnel will not need again can go. Once per process
+  // (a process that runs many tunnels, as the tests and fuzz targets do, has one start-up).
+  static std::atomic_flag started_up;
+  if (!ready_sent_ && !started_up.test_and_set()) release_startup_pages("the tunnel up");
   ready_sent_ = true;
   reload_pending_ = false;
   service_manager::notify_ready(status);  // the first time, and at the end of a reload that reconnected
