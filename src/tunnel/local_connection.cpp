@@ -1,6 +1,7 @@
 #include "localproxy/tunnel/local_connection.hpp"
 
 #include <algorithm>
+#include <tuple>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -114,6 +115,7 @@ bool local_connection::slots_idle() const noexcept {
 asio::awaitable<void> local_connection::read_loop(std::shared_ptr<local_connection> self) {
   const std::size_t header = protocol::data_header_max;
   bool half_closed = false;
+  bool first_read = true;
   for (;;) {
     frame_slot* slot = free_slot();
     while (!slot && !discards_outbound()) {
@@ -122,8 +124,15 @@ asio::awaitable<void> local_connection::read_loop(std::shared_ptr<local_connecti
     }
     if (discards_outbound() || !co_await make_room(*slot)) break;
     reading_ = slot;
-    auto [ec, n] = co_await stream_.async_read_some(asio::buffer(slot->buffer.get() + header, read_size_),
-                                                     asio::as_tuple(asio::use_awaitable));
+    const auto into = asio::buffer(slot->buffer.get() + header, read_size_);
+    // The first bytes, when they came with the connection (a client that writes at once), are
+    // read in this event-loop turn, before the writer takes the connection's start: both leave in
+    // one message. Later reads wait as usual.
+    boost::system::error_code ec;
+    std::size_t n = first_read ? stream_.read_now(into, ec) : 0;
+    if (!first_read || ec == asio::error::would_block || ec == asio::error::try_again)
+      std::tie(ec, n) = co_await stream_.async_read_some(into, asio::as_tuple(asio::use_awaitable));
+    first_read = false;
     reading_ = nullptr;
     if (ec || n == 0 || discards_outbound()) {
       half_closed = ec == asio::error::eof || (!ec && n == 0);

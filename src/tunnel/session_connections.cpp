@@ -68,10 +68,12 @@ void tunnel_session::adopt(const std::string& service_id, local_stream stream, c
                     << (service->id.empty() ? std::string("the service") : service->id) << " has one open";
     return;
   }
-  outbox_.push_control(table.address(opened->start_type, opened->ref));
   LP_LOG(info) << "Opened " << describe_connection(opened->ref) << " for " << peer << " ("
                << protocol::type_name(opened->start_type) << ")";
+  // Started before its start message is queued: the connection's first read then runs before the
+  // writer wakes, and bytes the client sent with its connect leave with the start, in one message.
   start_connection(make_connection(opened->ref), std::move(stream));
+  outbox_.push_control(table.address(opened->start_type, opened->ref));
 }
 
 asio::awaitable<void> tunnel_session::connect_local(std::shared_ptr<tunnel_session> self,

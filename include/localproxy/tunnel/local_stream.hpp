@@ -44,6 +44,13 @@ class local_stream {
     if (stdio_) return stdio_->out.write_some(buffers, ec);
     return socket_.write_some(buffers, ec);
   }
+  // Reads what is there now, never waiting: 0 bytes and would_block when nothing is. Call
+  // make_non_blocking() first.
+  template <class Buffers>
+  std::size_t read_now(const Buffers& buffers, boost::system::error_code& ec) {
+    if (stdio_) return stdio_->in.read_some(buffers, ec);
+    return socket_.read_some(buffers, ec);
+  }
   void make_non_blocking() noexcept;
 
   // Ends one direction (or both), as a socket's shutdown does; stdin and stdout are given back.

@@ -35,10 +35,11 @@ class fake_websocket : public test_support::scripted_websocket {
       EXPECT_FALSE(overlapping) << "two WebSocket writes at once";
       auto err = decoder.feed(std::span(sent_bytes), [this](const lp::message_view& m) {
         sent.push_back({m.type, m.stream_id, std::string(m.service_id), m.connection_id,
-                        std::string(m.payload.begin(), m.payload.end())});
+                        std::string(m.payload.begin(), m.payload.end()), messages});
       });
       EXPECT_EQ(err, lp::decode_error::none);
       sent_bytes.clear();
+      ++messages;
     };
   }
 
@@ -55,8 +56,10 @@ class fake_websocket : public test_support::scripted_websocket {
     std::string service_id;
     std::uint32_t connection_id;
     std::string payload;
+    std::size_t message;  // which WebSocket message carried it (0: the first written)
   };
   std::vector<sent_message> sent;
+  std::size_t messages = 0;
   lp::frame_decoder decoder;
 };
 
@@ -110,8 +113,9 @@ class SessionTest : public ::testing::Test {
     start(std::move(ids));
   }
 
-  // Source: a local client connects to the service's listener; returns the client's socket.
-  tcp::socket connect_client(const std::string& service_id) {
+  // Source: a local client connects to the service's listener (and first writes `early`, when
+  // given, before the session takes the connection); returns the client's socket.
+  tcp::socket connect_client(const std::string& service_id, const std::string& early = {}) {
     tcp::socket client(ioc_);
     tcp::socket accepted(ioc_);
     bool done = false;
@@ -121,6 +125,9 @@ class SessionTest : public ::testing::Test {
     });
     client.async_connect(acceptor_.local_endpoint(), [](boost::system::error_code ec) { EXPECT_FALSE(ec); });
     EXPECT_TRUE(run_until([&] { return done; }));
+    if (!early.empty()) {
+      EXPECT_EQ(asio::write(client, asio::buffer(early)), early.size());  // loopback: never blocks
+    }
     const auto protocol = accepted.local_endpoint().protocol();
     session_->adopt(service_id, lt::local_connection::socket_type(ioc_, asio::generic::stream_protocol(protocol),
                                                                   accepted.release()),

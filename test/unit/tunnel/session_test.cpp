@@ -157,3 +157,26 @@ TEST_F(SessionTest, ANewListOfServicesEndsTheLiveConnectionsAndTellsThePeer) {
   EXPECT_EQ(reset.connection_id, 1u);
   EXPECT_EQ(context_->table().live_connections(), 0u);
 }
+
+// A client that writes as soon as it is connected (an HTTP request, ssh's banner exchange): its
+// first bytes leave in the same WebSocket message as the connection's start, not one after it.
+TEST_F(SessionTest, AClientsFirstBytesLeaveWithTheStartOfItsConnection) {
+  opts_.mode = lc::proxy_mode::source;
+  for (auto& m : opts_.mappings) m.port = 0;  // clients are adopted, the listener is not used
+  start();
+  auto client = connect_client("SSH", "GET / HTTP/1.1\r\n\r\n");
+  ASSERT_TRUE(run_until([&] { return sent_payload(lp::message_type::data) == "GET / HTTP/1.1\r\n\r\n"; }));
+  const auto start_message = std::find_if(ws_->sent.begin(), ws_->sent.end(),
+                                          [](const auto& m) { return m.type == lp::message_type::connection_start ||
+                                                                     m.type == lp::message_type::stream_start; });
+  ASSERT_NE(start_message, ws_->sent.end());
+  const auto data = std::find_if(ws_->sent.begin(), ws_->sent.end(),
+                                 [](const auto& m) { return m.type == lp::message_type::data; });
+  EXPECT_LT(start_message - ws_->sent.begin(), data - ws_->sent.begin());  // the start first
+  EXPECT_EQ(start_message->message, data->message);
+
+  // Later bytes are read as they come, in messages of their own.
+  asio::write(client, asio::buffer(std::string("more")));
+  ASSERT_TRUE(run_until([&] { return sent_payload(lp::message_type::data) == "GET / HTTP/1.1\r\n\r\nmore"; }));
+  EXPECT_GT(ws_->sent.back().message, data->message);
+}
