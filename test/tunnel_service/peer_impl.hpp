@@ -9,6 +9,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include "localproxy/transport/socket_options.hpp"
 #include "peer.hpp"
 
 namespace tunnel_service {
@@ -94,7 +95,14 @@ class peer_impl final : public peer {
         const std::size_t cut = chunker ? chunker(left) : 0;
         const std::size_t n = cut > 0 ? std::min({cut, left, max_message})
                                       : whole_frames(std::span(sending_).subspan(at), max_message);
+        // Corked as the proxies do (localproxy/transport/socket_options.hpp): the records of one
+        // message reach the reader as a few large segments, not one each.
+        auto& socket = boost::beast::get_lowest_layer(ws_).socket();
+        const bool cork = n > localproxy::transport::cork_above;
+        boost::system::error_code ignored;
+        if (cork) socket.set_option(localproxy::transport::tcp_cork(true), ignored);
         auto [ec, written] = co_await ws_.async_write(asio::buffer(sending_.data() + at, n), asio::as_tuple(asio::use_awaitable));
+        if (cork) socket.set_option(localproxy::transport::tcp_cork(false), ignored);
         (void)written;
         if (ec) {
           abort();
