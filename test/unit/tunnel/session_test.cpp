@@ -174,9 +174,10 @@ TEST_F(SessionTest, AClientsFirstBytesLeaveWithTheStartOfItsConnection) {
                                  [](const auto& m) { return m.type == lp::message_type::data; });
   EXPECT_LT(start_message - ws_->sent.begin(), data - ws_->sent.begin());  // the start first
   EXPECT_EQ(start_message->message, data->message);
+  const auto first_message = data->message;  // `sent` grows below: its iterators do not last
 
   // Later bytes are read as they come, in messages of their own.
   asio::write(client, asio::buffer(std::string("more")));
   ASSERT_TRUE(run_until([&] { return sent_payload(lp::message_type::data) == "GET / HTTP/1.1\r\n\r\nmore"; }));
-  EXPECT_GT(ws_->sent.back().message, data->message);
+  EXPECT_GT(ws_->sent.back().message, first_message);
 }
