@@ -7,12 +7,12 @@
 
 #include <cctype>
 #include <charconv>
-#include <cstdlib>
-#include <utility>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
 #include <vector>
 
 #if defined(__GLIBC__)

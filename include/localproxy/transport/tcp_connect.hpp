@@ -41,9 +41,8 @@ class resolve_cache {
 };
 
 // Resolves host (not at all when it is a numeric address or localhost, which is 127.0.0.1 then ::1;
-// through `cache` when one is given) and
-// tries every address in turn until one connects, each attempt bounded by timeout. Sets
-// TCP_NODELAY on success. Socket: a tcp::socket, or a generic stream socket (which then needs no
+// through `cache` when one is given) and tries every address in turn until one connects, each
+// attempt bounded by timeout. Sets TCP_NODELAY on success. Socket: a tcp::socket, or a generic stream socket (which then needs no
 // conversion to be handed on).
 template <class Socket>
 boost::asio::awaitable<boost::system::error_code> connect_tcp(Socket& socket, const std::string& host,
