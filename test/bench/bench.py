@@ -7,8 +7,11 @@ stream on the same tunnel; connect + first byte p50 and connections set up per s
 proxy's idle RSS, its peak RSS (the largest VmRSS sampled while data moves; also the kernel's
 lifetime high-water mark VmHWM, which includes start-up), shared libraries loaded and CPU seconds
 per GiB relayed, and tunnel-service's CPU per GiB. Usage:
-    python3 test/bench/bench.py [--mib 512] [--rtt-count 2000] [--connections 300] [--reference PATH]
-Figures only: nothing here passes or fails.
+    python3 test/bench/bench.py [--mib 512] [--rtt-count 2000] [--connections 300] [--reference PATH] [--rounds N]
+With --rounds N (and a reference) the unnamed pairs run N times, ours and the reference alternately,
+and the ratios are given per round and as medians: on a shared VM one run's CPU and timing figures
+can move by a third. Each pair's line says how much of the machine's time the hypervisor took
+(steal) while it ran. Figures only: nothing here passes or fails.
 """
 import argparse
 import os
@@ -173,6 +176,13 @@ def memory(pid):
     return rss, len(libs)
 
 
+def cpu_times():
+    """(steal, total) jiffies of all CPUs, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    return fields[7] if len(fields) > 7 else 0, sum(fields[:8])
+
+
 def measure(port, a, total):
     up = upload(port, total)
     down = download(port, total)
@@ -210,6 +220,7 @@ def through_tunnel(b, app, a, total, named, binary=None):
                 time.sleep(0.05)
 
     idle = {p.name: memory(p.pid) for p in (src, dst)}
+    steal0 = cpu_times()
     threading.Thread(target=sample, daemon=True).start()
     svc0 = b.service.cpu_seconds()
     cpu0 = (src.cpu_seconds(), dst.cpu_seconds())
@@ -227,9 +238,11 @@ def through_tunnel(b, app, a, total, named, binary=None):
     for p in (src, dst):
         p.sample_rss()
     gib = 2 * total / 2**30
+    steal1 = cpu_times()
+    steal = 100 * (steal1[0] - steal0[0]) / max(1, steal1[1] - steal0[1])
     shape = "one named service" if named else "tunnel without services, unnamed -s/-d"
     who = f"reference {binary}" if binary else "localproxy"
-    print(f"## {who} through tunnel-service ({'ws' if a.plain else 'wss'}), {shape}")
+    print(f"## {who} through tunnel-service ({'ws' if a.plain else 'wss'}), {shape}; steal {steal:.1f} %")
     print(f"upload {a.mib / up:.0f} MiB/s, download {a.mib / down:.0f} MiB/s, rtt p50 {p50:.0f} us p99 {p99:.0f} us, "
           + (f"beside a saturating stream p50 {busy50:.0f} us p99 {busy99:.0f} us, " if busy_failed is None
              else f"beside a saturating stream: not measured ({busy_failed}), ")
@@ -246,7 +259,26 @@ def through_tunnel(b, app, a, total, named, binary=None):
     del b.procs[first:]
     return {"cpu": (cpu1[0] - cpu0[0] + cpu1[1] - cpu0[1]) / gib, "p50": p50, "p99": p99, "busy50": busy50,
             "busy99": busy99, "first": connect50, "cps": cps, "rss": max(src.peak_rss_kib, dst.peak_rss_kib) / 1024,
-            "hwm": max(src.hwm_kib, dst.hwm_kib) / 1024}
+            "hwm": max(src.hwm_kib, dst.hwm_kib) / 1024, "steal": steal}
+
+
+def ratios(ours, ref):
+    """Ours / the reference, per figure (connections per second: above 1 is better)."""
+    busy = ours["busy50"] and ref["busy50"]
+    return {"cpu": ours["cpu"] / ref["cpu"], "p50": ours["p50"] / ref["p50"], "p99": ours["p99"] / ref["p99"],
+            "p99_ref50": ours["p99"] / ref["p50"], "busy50": ours["busy50"] / ref["busy50"] if busy else None,
+            "busy99": ours["busy99"] / ref["busy99"] if busy else None, "first": ours["first"] / ref["first"],
+            "rss": ours["rss"] / ref["rss"], "hwm": ours["hwm"] / ref["hwm"], "cps": ours["cps"] / ref["cps"],
+            "steal": max(ours["steal"], ref["steal"])}
+
+
+def ratio_line(r):
+    return (f"CPU per GiB, both proxies {r['cpu']:.2f}, rtt p50 {r['p50']:.2f} p99 {r['p99']:.2f}, "
+            f"ours p99 / reference p50 {r['p99_ref50']:.2f}, "
+            + (f"beside a stream p50 {r['busy50']:.2f} p99 {r['busy99']:.2f}, " if r["busy50"] is not None
+               else "beside a stream: not comparable, ")
+            + f"connect + first byte p50 {r['first']:.2f}, peak RSS {r['rss']:.3f} (VmHWM {r['hwm']:.3f}); "
+            f"connections per second {r['cps']:.2f} (above 1 is better); steal up to {r['steal']:.1f} %")
 
 
 def main():
@@ -258,7 +290,11 @@ def main():
     ap.add_argument("--reference", metavar="PATH", default=os.environ.get("LOCALPROXY_PEER_SOURCE"),
                     help="another localproxy (the reference) to run the same way, with ratios (default: "
                          "$LOCALPROXY_PEER_SOURCE)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="with a reference: run the unnamed pairs this many times, alternately, and give medians")
     a = ap.parse_args()
+    if a.rounds < 1:
+        ap.error("--rounds must be at least 1")
     total = a.mib * 1024 * 1024
 
     app = bench_app(total)
@@ -270,18 +306,28 @@ def main():
     b.setUp()
     try:
         b.start_service(plain=a.plain)
-        ours = through_tunnel(b, app, a, total, named=False)
+        ours = [through_tunnel(b, app, a, total, named=False)]
         through_tunnel(b, app, a, total, named=True)
+        refs = []
         if a.reference:
-            ref = through_tunnel(b, app, a, total, named=False, binary=a.reference)
-            print("## ours / reference, tunnel without services (below 1 is better)")
-            print(f"CPU per GiB, both proxies {ours['cpu'] / ref['cpu']:.2f}, rtt p50 {ours['p50'] / ref['p50']:.2f} "
-                  f"p99 {ours['p99'] / ref['p99']:.2f}, ours p99 / reference p50 {ours['p99'] / ref['p50']:.2f}, "
-                  + (f"beside a stream p50 {ours['busy50'] / ref['busy50']:.2f} p99 {ours['busy99'] / ref['busy99']:.2f}, "
-                     if ours["busy50"] and ref["busy50"] else "beside a stream: not comparable, ")
-                  + f"connect + first byte p50 {ours['first'] / ref['first']:.2f}, peak RSS {ours['rss'] / ref['rss']:.3f} "
-                  f"(VmHWM {ours['hwm'] / ref['hwm']:.3f}); "
-                  f"connections per second {ours['cps'] / ref['cps']:.2f} (above 1 is better)")
+            refs.append(through_tunnel(b, app, a, total, named=False, binary=a.reference))
+            for _ in range(a.rounds - 1):  # alternately, so that a slow spell of the machine hits both
+                ours.append(through_tunnel(b, app, a, total, named=False))
+                refs.append(through_tunnel(b, app, a, total, named=False, binary=a.reference))
+            rounds = [ratios(o, r) for o, r in zip(ours, refs)]
+            title = "## ours / reference, tunnel without services (below 1 is better"
+            if len(rounds) == 1:
+                print(title + ")")
+                print(ratio_line(rounds[0]))
+            else:
+                for i, r in enumerate(rounds, 1):
+                    print(f"{title}), round {i}")
+                    print(ratio_line(r))
+                print(f"{title}), median of {len(rounds)} rounds")
+                median = {k: statistics.median(r[k] for r in rounds) if all(r[k] is not None for r in rounds) else None
+                          for k in rounds[0]}
+                median["steal"] = max(r["steal"] for r in rounds)
+                print(ratio_line(median))
     finally:
         b.tearDown()
         app.close()
