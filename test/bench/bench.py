@@ -295,6 +295,8 @@ def main():
     a = ap.parse_args()
     if a.rounds < 1:
         ap.error("--rounds must be at least 1")
+    if a.rounds > 1 and not a.reference:
+        ap.error("--rounds alternates ours and the reference: it needs --reference PATH")
     total = a.mib * 1024 * 1024
 
     app = bench_app(total)
@@ -308,9 +310,8 @@ def main():
         b.start_service(plain=a.plain)
         ours = [through_tunnel(b, app, a, total, named=False)]
         through_tunnel(b, app, a, total, named=True)
-        refs = []
         if a.reference:
-            refs.append(through_tunnel(b, app, a, total, named=False, binary=a.reference))
+            refs = [through_tunnel(b, app, a, total, named=False, binary=a.reference)]
             for _ in range(a.rounds - 1):  # alternately, so that a slow spell of the machine hits both
                 ours.append(through_tunnel(b, app, a, total, named=False))
                 refs.append(through_tunnel(b, app, a, total, named=False, binary=a.reference))
