@@ -1,7 +1,14 @@
 // connect_websocket: the steps in order: TCP connect, CONNECT through a web proxy (TLS to it
 // first for https://), TLS to the service, WebSocket upgrade. Each step is bounded.
+#include <variant>
+
+#include <openssl/err.h>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/websocket/ssl.hpp>
@@ -9,6 +16,7 @@
 #include "http_connect.hpp"
 #include "localproxy/log/log.hpp"
 #include "localproxy/transport/tcp_connect.hpp"
+#include "localproxy/transport/tls_socket.hpp"
 #include "tls_context.hpp"
 #include "websocket_connection_impl.hpp"
 
@@ -23,26 +31,51 @@ using tls_stream = asio::ssl::stream<beast::tcp_stream>;
 
 namespace {
 
-template <class Stream>
-asio::awaitable<bool> tls_handshake(Stream& stream, const std::string& host, const websocket_target& t,
-                                    const char* what, connect_failure& failure) {
-  if (auto ec = prepare_tls_client(stream.native_handle(), host, t.tls_settings.verify)) {
-    failure = {failure_kind::tls, 0, {}, std::string("TLS set-up for ") + what + " failed: " + tls_error_text(ec)};
-    co_return false;
-  }
-  beast::get_lowest_layer(stream).expires_after(t.step_timeout);
-  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
-  beast::get_lowest_layer(stream).expires_never();
+bool handshake_succeeded(const boost::system::error_code& ec, const char* what, connect_failure& failure) {
   if (ec == beast::error::timeout) {
     failure = {failure_kind::timeout, 0, {}, std::string("TLS handshake with ") + what + " timed out"};
-    co_return false;
+    return false;
   }
   if (ec) {
     failure = {is_certificate_failure(ec) ? failure_kind::certificate : failure_kind::tls, 0, {},
                std::string("TLS handshake with ") + what + " failed: " + tls_error_text(ec)};
-    co_return false;
+    return false;
   }
-  co_return true;
+  return true;
+}
+
+bool tls_prepared(SSL* ssl, const std::string& host, const websocket_target& t, const char* what,
+                  connect_failure& failure) {
+  boost::system::error_code ec;
+  if (!ssl)
+    ec = {static_cast<int>(ERR_get_error()), asio::error::get_ssl_category()};
+  else
+    ec = prepare_tls_client(ssl, host, t.tls_settings.verify);
+  if (ec) failure = {failure_kind::tls, 0, {}, std::string("TLS set-up for ") + what + " failed: " + tls_error_text(ec)};
+  return !ec;
+}
+
+// TLS through asio's stream (to an https web proxy, and to the service inside that).
+template <class Stream>
+asio::awaitable<bool> tls_handshake(Stream& stream, const std::string& host, const websocket_target& t,
+                                    const char* what, connect_failure& failure) {
+  if (!tls_prepared(stream.native_handle(), host, t, what, failure)) co_return false;
+  beast::get_lowest_layer(stream).expires_after(t.step_timeout);
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
+  beast::get_lowest_layer(stream).expires_never();
+  co_return handshake_succeeded(ec, what, failure);
+}
+
+// TLS straight on the TCP connection to the service.
+asio::awaitable<bool> tls_handshake(tls_socket& stream, const std::string& host, const websocket_target& t,
+                                    const char* what, connect_failure& failure) {
+  using namespace asio::experimental::awaitable_operators;
+  if (!tls_prepared(stream.native_handle(), host, t, what, failure)) co_return false;
+  asio::steady_timer limit(stream.get_executor(), t.step_timeout);
+  auto done = co_await (stream.handshake(tls_socket::role::client) ||
+                        limit.async_wait(asio::as_tuple(asio::use_awaitable)));
+  const boost::system::error_code ec = done.index() == 0 ? std::get<0>(done) : beast::error::timeout;
+  co_return handshake_succeeded(ec, what, failure);
 }
 
 std::string host_header(const websocket_target& t) {
@@ -89,7 +122,7 @@ template <class Stream>
 asio::awaitable<std::unique_ptr<websocket_connection>> upgrade(Stream stream, std::shared_ptr<asio::ssl::context> tls,
                                                                const websocket_target& t, connect_failure& failure) {
   websocket::stream<Stream> ws(std::move(stream));
-  beast::get_lowest_layer(ws).expires_never();
+  if constexpr (requires { beast::get_lowest_layer(ws).expires_never(); }) beast::get_lowest_layer(ws).expires_never();
   websocket::stream_base::timeout timeouts{};
   timeouts.handshake_timeout = t.step_timeout;
   timeouts.idle_timeout = websocket::stream_base::none();
@@ -121,12 +154,21 @@ asio::awaitable<std::unique_ptr<websocket_connection>> upgrade(Stream stream, st
                                                                 std::string(res["channel-id"]), selected);
 }
 
-// TLS to the service (when wss) and the upgrade, over whatever the stream is by now.
-template <class Stream>
-asio::awaitable<std::unique_ptr<websocket_connection>> to_service(Stream stream, std::shared_ptr<asio::ssl::context> tls,
+// TLS to the service (when wss) and the upgrade, over the TLS to an https web proxy.
+asio::awaitable<std::unique_ptr<websocket_connection>> to_service(tls_stream stream, std::shared_ptr<asio::ssl::context> tls,
                                                                   const websocket_target& t, connect_failure& failure) {
   if (!t.tls) co_return co_await upgrade(std::move(stream), tls, t, failure);
-  asio::ssl::stream<Stream> secured(std::move(stream), *tls);
+  asio::ssl::stream<tls_stream> secured(std::move(stream), *tls);
+  if (!co_await tls_handshake(secured, t.host, t, "the service", failure)) co_return nullptr;
+  co_return co_await upgrade(std::move(secured), tls, t, failure);
+}
+
+// The same over TCP (direct, or through an http web proxy's tunnel).
+asio::awaitable<std::unique_ptr<websocket_connection>> to_service(beast::tcp_stream stream,
+                                                                  std::shared_ptr<asio::ssl::context> tls,
+                                                                  const websocket_target& t, connect_failure& failure) {
+  if (!t.tls) co_return co_await upgrade(std::move(stream), tls, t, failure);
+  tls_socket secured(stream.release_socket(), tls->native_handle());
   if (!co_await tls_handshake(secured, t.host, t, "the service", failure)) co_return nullptr;
   co_return co_await upgrade(std::move(secured), tls, t, failure);
 }

@@ -30,6 +30,15 @@ void keep_tls_buffers(Layer& layer) {
   }
 }
 
+// The TCP socket under a stack of layers (Beast's tcp_stream holds one; a bare socket is one).
+template <class Lowest>
+auto& tcp_socket_of(Lowest& lowest) {
+  if constexpr (requires { lowest.socket(); })
+    return lowest.socket();
+  else
+    return lowest;
+}
+
 template <class Stream>
 class websocket_connection_impl final : public websocket_connection {
  public:
@@ -40,7 +49,7 @@ class websocket_connection_impl final : public websocket_connection {
       : ws_(std::move(ws)), tls_(std::move(tls)), channel_id_(std::move(channel_id)), subprotocol_(std::move(subprotocol)) {
     keep_tls_buffers(ws_.next_layer());
     boost::system::error_code ignored;  // an optimisation only
-    boost::beast::get_lowest_layer(ws_).socket().set_option(tcp_notsent_lowat(unsent_limit), ignored);
+    tcp_socket_of(boost::beast::get_lowest_layer(ws_)).set_option(tcp_notsent_lowat(unsent_limit), ignored);
   }
 
   boost::asio::awaitable<boost::system::error_code> read(std::span<const std::uint8_t>& message) override {
@@ -60,7 +69,7 @@ class websocket_connection_impl final : public websocket_connection {
   boost::asio::awaitable<boost::system::error_code> write(std::span<const boost::asio::const_buffer> buffers) override {
     // One message, many records: corked while they are written (see tcp_cork). A small message is
     // not: it goes out with its single write, as TCP_NODELAY wants.
-    auto& socket = boost::beast::get_lowest_layer(ws_).socket();
+    auto& socket = tcp_socket_of(boost::beast::get_lowest_layer(ws_));
     const bool cork = boost::asio::buffer_size(buffers) > cork_above;
     boost::system::error_code ignored;  // an optimisation only
     if (cork) socket.set_option(tcp_cork(true), ignored);
@@ -98,8 +107,8 @@ class websocket_connection_impl final : public websocket_connection {
 
   void abort() noexcept override {
     boost::system::error_code ignored;
-    boost::beast::get_lowest_layer(ws_).socket().shutdown(boost::asio::socket_base::shutdown_both, ignored);
-    boost::beast::get_lowest_layer(ws_).socket().close(ignored);
+    tcp_socket_of(boost::beast::get_lowest_layer(ws_)).shutdown(boost::asio::socket_base::shutdown_both, ignored);
+    tcp_socket_of(boost::beast::get_lowest_layer(ws_)).close(ignored);
   }
 
   [[nodiscard]] const std::string& channel_id() const noexcept override { return channel_id_; }
