@@ -95,12 +95,9 @@ tls_socket::tls_socket(tls_socket&& other) noexcept
       stage_(std::move(other.stage_)),
       wants_write_(other.wants_write_) {}
 
-asio::awaitable<boost::system::error_code> tls_socket::handshake(role r) {
+asio::awaitable<boost::system::error_code> tls_socket::handshake() {
   if (!ssl_) co_return boost::system::error_code(static_cast<int>(ERR_get_error()), asio::error::get_ssl_category());
-  if (r == role::client)
-    SSL_set_connect_state(ssl_);
-  else
-    SSL_set_accept_state(ssl_);
+  SSL_set_connect_state(ssl_);
   for (;;) {
     const int rc = SSL_do_handshake(ssl_);
     if (rc == 1) co_return boost::system::error_code{};

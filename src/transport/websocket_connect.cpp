@@ -72,7 +72,7 @@ asio::awaitable<bool> tls_handshake(tls_socket& stream, const std::string& host,
   using namespace asio::experimental::awaitable_operators;
   if (!tls_prepared(stream.native_handle(), host, t, what, failure)) co_return false;
   asio::steady_timer limit(stream.get_executor(), t.step_timeout);
-  auto done = co_await (stream.handshake(tls_socket::role::client) ||
+  auto done = co_await (stream.handshake() ||
                         limit.async_wait(asio::as_tuple(asio::use_awaitable)));
   const boost::system::error_code ec = done.index() == 0 ? std::get<0>(done) : beast::error::timeout;
   co_return handshake_succeeded(ec, what, failure);

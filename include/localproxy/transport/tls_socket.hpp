@@ -36,8 +36,6 @@ class tls_socket {
  public:
   using executor_type = boost::asio::ip::tcp::socket::executor_type;
   using next_layer_type = boost::asio::ip::tcp::socket;
-  using lowest_layer_type = boost::asio::ip::tcp::socket;
-  enum class role { client, server };
 
   // Takes a connected socket; no I/O until handshake().
   tls_socket(boost::asio::ip::tcp::socket socket, SSL_CTX* context);
@@ -49,12 +47,11 @@ class tls_socket {
 
   [[nodiscard]] executor_type get_executor() noexcept { return socket_.get_executor(); }
   [[nodiscard]] next_layer_type& next_layer() noexcept { return socket_; }
-  [[nodiscard]] lowest_layer_type& lowest_layer() noexcept { return socket_; }
   // Null only after a move; SNI and name checks are set on it before the handshake.
   [[nodiscard]] SSL* native_handle() noexcept { return ssl_; }
 
-  // The TLS handshake. Not bounded: the caller closes the socket to give up on it.
-  boost::asio::awaitable<boost::system::error_code> handshake(role r);
+  // The client's TLS handshake. Not bounded: the caller cancels or closes the socket to give up.
+  boost::asio::awaitable<boost::system::error_code> handshake();
 
   // Reads what is there now into `buffers` without blocking: the bytes read, or would_block
   // (nothing yet), eof (close_notify), another error.
