@@ -1,5 +1,7 @@
 #include "localproxy/tunnel/outbox.hpp"
 
+#include <algorithm>
+
 #include "localproxy/log/log.hpp"
 #include "localproxy/tunnel/local_connection.hpp"
 
@@ -10,6 +12,8 @@ void outbox::push_control(const protocol::message_fields& message) {
     LP_LOG(error) << "cannot encode " << protocol::type_name(message.type) << " message";
     return;
   }
+  if (message.type == protocol::message_type::stream_start || message.type == protocol::message_type::stream_reset)
+    control_ends_.push_back(control_.size());
   LP_LOG(trace) << "Sending " << protocol::type_name(message.type) << " stream " << message.stream_id << " service '"
                 << message.service_id << "' connection " << message.connection_id;
   ready_.notify();
@@ -20,14 +24,19 @@ void outbox::push_frame(std::shared_ptr<local_connection> connection, frame_slot
   ready_.notify();
 }
 
-std::size_t outbox::take_control(std::vector<boost::asio::const_buffer>& buffers) {
-  // Whole frames only, as many as fit (control frames are tiny; this loops only after a burst).
+std::size_t outbox::take_control(std::vector<boost::asio::const_buffer>& buffers, bool& ends_message) {
+  // Whole frames only, as many as fit (control frames are tiny; this loops only after a burst),
+  // up to the first frame that must end its message.
+  const std::size_t limit = control_ends_.empty() ? max_message_ : std::min(max_message_, control_ends_.front());
   std::size_t size = 0;
   while (size + 2 <= control_.size()) {
     const std::size_t frame = 2 + ((std::size_t{control_[size]} << 8) | control_[size + 1]);
-    if (size + frame > max_message_) break;
+    if (size + frame > limit) break;
     size += frame;
   }
+  ends_message = !control_ends_.empty() && size == control_ends_.front();
+  if (ends_message) control_ends_.erase(control_ends_.begin());
+  for (auto& end : control_ends_) end -= size;
   control_sending_.assign(control_.begin(), control_.begin() + static_cast<std::ptrdiff_t>(size));
   control_.erase(control_.begin(), control_.begin() + static_cast<std::ptrdiff_t>(size));
   if (size > 0) buffers.emplace_back(control_sending_.data(), size);
@@ -36,8 +45,9 @@ std::size_t outbox::take_control(std::vector<boost::asio::const_buffer>& buffers
 
 std::size_t outbox::take(std::vector<boost::asio::const_buffer>& buffers) {
   buffers.clear();
-  std::size_t size = take_control(buffers);
-  while (!frames_.empty()) {
+  bool ends_message = false;
+  std::size_t size = take_control(buffers, ends_message);
+  while (!ends_message && !frames_.empty()) {
     auto& next = frames_.front();
     if (next.connection->discards_outbound()) {
       next.connection->frame_done(*next.slot);
@@ -72,6 +82,7 @@ boost::asio::awaitable<void> outbox::control_written(const bool& give_up) {
 void outbox::clear() {
   sent();
   control_.clear();
+  control_ends_.clear();
   for (auto& f : frames_) f.connection->frame_done(*f.slot);
   frames_.clear();
 }

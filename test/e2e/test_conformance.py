@@ -26,6 +26,14 @@ connection delivered to the wrong service fails too.
   (see test body).
 
 - 8 at once (V3): all 8 are open together (each waits at a barrier after its first 4 KiB).
+- One at a time (single, serial8): each client sends its 32-byte header alone, as soon as it is
+  connected, and waits for its echo before it sends the rest: a client that speaks first and
+  waits for the answer, as HTTP does. (The reference destination stops reading a WebSocket
+  message after a STREAM_START; bytes that came in the same message would wait there.)
+
+Beside the matrix, per version on an unnamed tunnel: a request already waiting in the socket when
+the source accepts the connection (the source stopped meanwhile) must be answered although the
+client sends nothing more (test_<version>_unnamed_request_waiting_at_accept, ours as source).
 
 The same matrix runs with the reference localproxy as source (LOCALPROXY_PEER_SOURCE=PATH, ours
 as destination) and as destination (LOCALPROXY_PEER_DESTINATION=PATH, ours as source); those
@@ -38,6 +46,7 @@ import hashlib
 import os
 import random
 import re
+import signal
 import socket
 import threading
 import time
@@ -410,7 +419,9 @@ class Conformance(SharedService):
             for i, service, app_closes, data in plan:
                 if i:
                     time.sleep(self.connection_gap)
-                r = talk(apps[service][1], data, app_closes, retry_refused=self.retry_refused)
+                # the client speaks first and waits for the answer (as an HTTP client does) before
+                # it sends the rest
+                r = talk(apps[service][1], data, app_closes, first_part=HEADER_LEN, retry_refused=self.retry_refused)
                 problem = self.check(label[i], data, r, markers)
                 failures.append(problem)
                 if problem:
@@ -421,6 +432,38 @@ class Conformance(SharedService):
         for i, service, _, _ in plan:
             expected.setdefault(service, set()).add(i)
         self.check_apps(apps, expected)
+
+    def request_waiting_at_accept(self, version_args):
+        """A client's request is already there when the source accepts the connection (the source
+        was busy: here, stopped): the request and the stream's start reach the destination
+        together, and the answer must come back although the client sends nothing more."""
+        if not is_ours(self.src_bin):
+            self.skipTest("checks how our source sends a request it finds waiting")
+        apps = self.start_cell(version_args, [], reframe=False)
+        app, port = apps[""]
+        src = self.pair[0]
+        for i in range(3):  # the stream's first connection, and (V3) later ones, or (V1/V2) new streams
+            if i:
+                time.sleep(0.2)  # the previous connection's end is through before the next one comes
+            header = make_header("", i, False, HEADER_LEN)
+            src.signal(signal.SIGSTOP)
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=CONN_TIMEOUT)
+                s.sendall(header)
+            finally:
+                src.signal(signal.SIGCONT)
+            with s:
+                got = b""
+                try:
+                    while len(got) < HEADER_LEN:
+                        b = s.recv(HEADER_LEN - len(got))
+                        if not b:
+                            break
+                        got += b
+                except socket.timeout:
+                    pass
+                self.assertEqual(got, header, f"connection {i}: the answer to a request that was waiting when the "
+                                              f"source accepted it\n{self.logs()}")
 
     def one_connection_per_service(self, apps, plan, label, markers):
         """V1/V2, 8 at once: the first client of each service works; the others, connecting while it
@@ -554,12 +597,27 @@ def matrix(cls):
     return cls
 
 
+def request_cells(cls):
+    """Adds, per protocol version, a test of a request that waits in the socket when the source
+    accepts it (unnamed tunnel)."""
+    for version, version_args in VERSIONS:
+        def cell(self, a=version_args):
+            self.request_waiting_at_accept(a)
+
+        cell.__name__ = f"test_{version}_unnamed_request_waiting_at_accept"
+        cell.__doc__ = None
+        setattr(cls, cell.__name__, cell)
+    return cls
+
+
 @matrix
+@request_cells
 class OursToOurs(Conformance):
     """Our source and our destination."""
 
 
 @matrix
+@request_cells
 class ReferenceSourceToOurs(Conformance):
     """The reference localproxy (LOCALPROXY_PEER_SOURCE) as source, ours as destination."""
     source_is_peer = True
@@ -577,6 +635,7 @@ class ReferenceSourceToOurs(Conformance):
 
 
 @matrix
+@request_cells
 class OursToReferenceDestination(Conformance):
     """Ours as source, the reference localproxy (LOCALPROXY_PEER_DESTINATION) as destination."""
     destination_is_peer = True

@@ -2,6 +2,11 @@
 // What the WebSocket writer sends next: control frames first (so a start always precedes its
 // data), then data frames in arrival order. Each connection has at most two frames waiting, so
 // first-come order is also fair: a bulk transfer cannot starve an interactive session.
+//
+// A STREAM_START or STREAM_RESET frame is the last frame of its WebSocket message. The reference
+// localproxy 3.3.1 stops reading a message after either (it sets up or tears down the stream, then
+// reads on with the next message), so a frame after one in the same message waits there until
+// another message arrives: a client's first request would hang until it sent more.
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -46,12 +51,14 @@ class outbox {
     std::shared_ptr<local_connection> connection;
     frame_slot* slot;
   };
-  std::size_t take_control(std::vector<boost::asio::const_buffer>& buffers);
+  // The control frames of the next message; `ends_message` is set when nothing may follow them.
+  std::size_t take_control(std::vector<boost::asio::const_buffer>& buffers, bool& ends_message);
 
   async_event ready_;
   std::size_t max_message_;
   protocol::frame_limits limits_;
   std::vector<std::uint8_t> control_;
+  std::vector<std::size_t> control_ends_;  // offsets in control_ where a message must end
   std::vector<std::uint8_t> control_sending_;
   std::deque<queued_frame> frames_;
   std::vector<queued_frame> sending_;

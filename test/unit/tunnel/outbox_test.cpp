@@ -74,3 +74,38 @@ TEST(Outbox, AWriteDoneWakesNobodyUnlessControlWrittenWaits) {
   run(ioc);
   EXPECT_TRUE(woken);
 }
+
+// The reference destination reads no further in a message after a STREAM_START or a STREAM_RESET
+// (see outbox.hpp): what follows either goes in the next message; other frames share one.
+TEST(Outbox, AStreamStartOrResetEndsItsMessage) {
+  asio::io_context ioc;
+  outbox box(ioc.get_executor(), 131076, {});
+  box.push_control(a_reset());
+  box.push_control(session_test::fields(lp::message_type::stream_start, 2));
+  box.push_control(a_reset());
+  box.push_control(session_test::fields(lp::message_type::stream_reset, 2));
+  box.push_control(session_test::fields(lp::message_type::connection_start, 3, "SSH", 2));
+  box.push_control(a_reset());
+  auto frames_in_next_message = [&] {
+    std::vector<asio::const_buffer> buffers;
+    const std::size_t size = box.take(buffers);
+    std::vector<lp::message_type> types;
+    lp::frame_decoder decoder;
+    std::size_t at = 0;
+    for (const auto& b : buffers) {
+      const auto e = decoder.feed(std::span(static_cast<const std::uint8_t*>(b.data()), b.size()),
+                                  [&](const lp::message_view& m) { types.push_back(m.type); });
+      EXPECT_EQ(e, lp::decode_error::none);
+      at += b.size();
+    }
+    EXPECT_EQ(at, size);
+    EXPECT_FALSE(decoder.mid_frame());
+    box.sent();
+    return types;
+  };
+  using t = lp::message_type;
+  EXPECT_EQ(frames_in_next_message(), (std::vector{t::connection_reset, t::stream_start}));
+  EXPECT_EQ(frames_in_next_message(), (std::vector{t::connection_reset, t::stream_reset}));
+  EXPECT_EQ(frames_in_next_message(), (std::vector{t::connection_start, t::connection_reset}));
+  EXPECT_TRUE(box.empty());
+}

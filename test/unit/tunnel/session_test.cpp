@@ -158,26 +158,44 @@ TEST_F(SessionTest, ANewListOfServicesEndsTheLiveConnectionsAndTellsThePeer) {
   EXPECT_EQ(context_->table().live_connections(), 0u);
 }
 
-// A client that writes as soon as it is connected (an HTTP request, ssh's banner exchange): its
-// first bytes leave in the same WebSocket message as the connection's start, not one after it.
-TEST_F(SessionTest, AClientsFirstBytesLeaveWithTheStartOfItsConnection) {
+// A client that writes as soon as it is connected (an HTTP request, ssh's banner exchange). A
+// connection after the stream's first starts with CONNECTION_START, and its first bytes leave in
+// the same WebSocket message. The stream's first connection starts with STREAM_START, which ends
+// its message: the reference destination reads no further in a message after a STREAM_START, so
+// the request would wait there (and the client for its answer) until something else came.
+TEST_F(SessionTest, AClientsFirstBytesLeaveWithAConnectionStartButAfterAStreamStart) {
   opts_.mode = lc::proxy_mode::source;
   for (auto& m : opts_.mappings) m.port = 0;  // clients are adopted, the listener is not used
   start();
-  auto client = connect_client("SSH", "GET / HTTP/1.1\r\n\r\n");
+  auto first_of = [&](lp::message_type type, std::size_t from) {
+    return std::find_if(ws_->sent.begin() + static_cast<std::ptrdiff_t>(from), ws_->sent.end(),
+                        [type](const auto& m) { return m.type == type; });
+  };
+  auto first = connect_client("SSH", "GET / HTTP/1.1\r\n\r\n");
   ASSERT_TRUE(run_until([&] { return sent_payload(lp::message_type::data) == "GET / HTTP/1.1\r\n\r\n"; }));
-  const auto start_message = std::find_if(ws_->sent.begin(), ws_->sent.end(),
-                                          [](const auto& m) { return m.type == lp::message_type::connection_start ||
-                                                                     m.type == lp::message_type::stream_start; });
-  ASSERT_NE(start_message, ws_->sent.end());
-  const auto data = std::find_if(ws_->sent.begin(), ws_->sent.end(),
-                                 [](const auto& m) { return m.type == lp::message_type::data; });
-  EXPECT_LT(start_message - ws_->sent.begin(), data - ws_->sent.begin());  // the start first
-  EXPECT_EQ(start_message->message, data->message);
-  const auto first_message = data->message;  // `sent` grows below: its iterators do not last
+  const auto stream_start = first_of(lp::message_type::stream_start, 0);
+  ASSERT_NE(stream_start, ws_->sent.end());
+  const auto data = first_of(lp::message_type::data, 0);
+  EXPECT_LT(stream_start - ws_->sent.begin(), data - ws_->sent.begin());  // the start first
+  EXPECT_GT(data->message, stream_start->message);
+  EXPECT_EQ(std::count_if(ws_->sent.begin(), ws_->sent.end(),
+                          [&](const auto& m) { return m.message == stream_start->message; }),
+            1);  // nothing after the STREAM_START in its message
+  const std::size_t before_second = ws_->sent.size();
+
+  auto second = connect_client("SSH", "PING\r\n");
+  ASSERT_TRUE(run_until([&] { return first_of(lp::message_type::data, before_second) != ws_->sent.end(); }));
+  const auto connection_start = first_of(lp::message_type::connection_start, before_second);
+  ASSERT_NE(connection_start, ws_->sent.end());
+  const auto second_data = first_of(lp::message_type::data, before_second);
+  EXPECT_EQ(std::string(second_data->payload), "PING\r\n");
+  EXPECT_LT(connection_start - ws_->sent.begin(), second_data - ws_->sent.begin());
+  EXPECT_EQ(connection_start->message, second_data->message);
+  const auto second_message = second_data->message;  // `sent` grows below: its iterators do not last
 
   // Later bytes are read as they come, in messages of their own.
-  asio::write(client, asio::buffer(std::string("more")));
-  ASSERT_TRUE(run_until([&] { return sent_payload(lp::message_type::data) == "GET / HTTP/1.1\r\n\r\nmore"; }));
-  EXPECT_GT(ws_->sent.back().message, first_message);
+  asio::write(second, asio::buffer(std::string("more")));
+  ASSERT_TRUE(run_until([&] { return ws_->sent.back().type == lp::message_type::data &&
+                                     std::string(ws_->sent.back().payload) == "more"; }));
+  EXPECT_GT(ws_->sent.back().message, second_message);
 }
