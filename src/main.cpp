@@ -11,6 +11,7 @@
 #include "localproxy/config/token_file.hpp"
 #include "localproxy/log/log.hpp"
 #include "localproxy/metrics/metrics_server.hpp"
+#include "localproxy/tunnel/process_memory.hpp"
 #include "localproxy/tunnel/status_file.hpp"
 #include "localproxy/tunnel/tunnel.hpp"
 
@@ -19,6 +20,9 @@ namespace {
 using namespace localproxy;
 
 int run(int argc, char** argv) {
+  // What the dynamic loader and the static initialisers touched goes back before option parsing
+  // adds its own (run_tunnel releases at the next steps, with a debug line once logging is set).
+  tunnel::release_startup_memory();
   const auto env = config::process_environment();
   auto parsed = config::parse_command_line(argc, argv, env);
   config::remove_token_variables();  // read once; no child or /proc/PID/environ reader sees them

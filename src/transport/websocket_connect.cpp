@@ -170,6 +170,7 @@ asio::awaitable<std::unique_ptr<websocket_connection>> to_service(beast::tcp_str
   if (!t.tls) co_return co_await upgrade(std::move(stream), tls, t, failure);
   tls_socket secured(stream.release_socket(), tls->native_handle());
   if (!co_await tls_handshake(secured, t.host, t, "the service", failure)) co_return nullptr;
+  if (t.after_step) t.after_step("the TLS handshake");
   co_return co_await upgrade(std::move(secured), tls, t, failure);
 }
 
@@ -195,6 +196,7 @@ asio::awaitable<std::unique_ptr<websocket_connection>> connect_websocket(const w
                    ec.message()};
     co_return nullptr;
   }
+  if (t.after_step) t.after_step("the TCP connect");
   beast::tcp_stream tcp(std::move(socket));
   if (t.proxy && t.proxy->tls) {
     tls_stream to_proxy(std::move(tcp), *tls);

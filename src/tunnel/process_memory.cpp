@@ -122,6 +122,13 @@ void release_startup_pages(std::string_view after) {
                 << rss << " KiB, at most " << hwm << " KiB so far)";
 }
 
+std::size_t resident_bytes() {
+  std::ifstream in("/proc/self/statm");
+  std::size_t size = 0, resident = 0;
+  if (!(in >> size >> resident)) return 0;
+  return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
 released_memory release_startup_memory() {
   std::ifstream in("/proc/self/smaps");
   const std::string smaps{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};

@@ -1,5 +1,7 @@
 #include "localproxy/tunnel/tunnel.hpp"
 
+#include "localproxy/tunnel/process_memory.hpp"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -51,6 +53,9 @@ transport::websocket_target make_target(const config::options& opts, const std::
   t.tls_settings.capath = opts.capath;
   t.max_message_size = s.max_frame_size;
   t.write_buffer_size = s.write_buffer_size;
+  // Each step touches code it alone needs (the resolver, the handshake's cryptography): given back
+  // before the next, so that the resident set never holds all of them at once.
+  t.after_step = [](std::string_view step) { release_startup_pages(step); };
   if (opts.proxy) {
     transport::http_proxy p;
     p.host = opts.proxy->host;

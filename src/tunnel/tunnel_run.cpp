@@ -8,6 +8,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "localproxy/log/log.hpp"
@@ -177,6 +178,25 @@ asio::awaitable<int> tunnel_context::run() {
   }
 }
 
+namespace {
+
+// Once a second: above resident_ceiling, the pages of code and constants touched once since the
+// last look go back (process_memory.hpp); a page needed again returns from the page cache.
+asio::awaitable<void> keep_resident_set_small() {
+  asio::steady_timer tick(co_await asio::this_coro::executor);
+  for (;;) {
+    tick.expires_after(std::chrono::seconds(1));
+    if (auto [ec] = co_await tick.async_wait(asio::as_tuple(asio::use_awaitable)); ec) co_return;
+    const std::size_t before = resident_bytes();
+    if (before <= resident_ceiling) continue;
+    const auto released = release_startup_memory();
+    LP_LOG(trace) << "Resident " << before / 1024 << " KiB, above " << resident_ceiling / 1024 << " KiB: released "
+                  << released.mapped_bytes / 1024 << " KiB of pages touched once";
+  }
+}
+
+}  // namespace
+
 int run_tunnel(const config::options& opts, const companion& beside) {
   // Start-up in steps, each releasing what it alone touched before the next adds its own, so that
   // the resident set never holds all of them at once: the configuration (the dynamic loader,
@@ -219,6 +239,7 @@ int run_tunnel(const config::options& opts, const companion& beside) {
       if (!e) ioc.stop();
     });
   });
+  asio::co_spawn(ioc, keep_resident_set_small(), asio::detached);
   asio::co_spawn(ioc, context.run(), [&](std::exception_ptr error, int status) {
     if (error) {
       try {

@@ -48,8 +48,11 @@ class Lifecycle(Harness):
     def test_start_up_pages_are_given_back_once_connected(self):
         echo = self.echo_server()
         src, dst, ports = self.start_pair(str(echo.port), str(free_port()), [], verbose="5")
-        for p in (src, dst):  # once the configuration is read, once TLS is set up, once the tunnel is up
-            for after in ("the configuration read", "TLS set up", "the tunnel up"):
+        # once the configuration is read, once TLS is set up, after each step of the connect, once
+        # the tunnel is up
+        for p in (src, dst):
+            for after in ("the configuration read", "TLS set up", "the TCP connect", "the TLS handshake",
+                          "the tunnel up"):
                 rx = rf"Released (\d+) KiB of start-up pages from (\d+) mappings( and freed heap)?, {after} \(resident \d+ KiB, at most \d+ KiB so far\)\n"
                 m = p.wait_for(rx)
                 self.assertGreater(int(m.group(1)), 0)

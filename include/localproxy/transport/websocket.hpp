@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -46,6 +47,9 @@ struct websocket_target {
   // Client frames are masked through this buffer; Beast's 4 KiB default splits every large
   // message into many small TLS records and writes.
   std::size_t write_buffer_size = 131076;
+  // Called after each step of the connect that touches much code once (the TCP connect, the TLS
+  // handshake), with the step's name: the caller may give back what the step alone needed.
+  std::function<void(std::string_view step)> after_step;
 };
 
 enum class failure_kind {

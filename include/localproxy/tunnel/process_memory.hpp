@@ -24,4 +24,14 @@ released_memory release_startup_memory(std::string_view smaps);
 // configuration read", ...).
 void release_startup_pages(std::string_view after);
 
+// The process's resident set now (VmRSS, from /proc/self/statm), in bytes; 0 when not known.
+std::size_t resident_bytes();
+
+// Above this, the running tunnel gives back the pages of code and constants touched once since the
+// last release (keep_resident_set_small): the data path's own working set, libraries included, is
+// about 6 MiB under a bulk transfer on x86_64; the kernel maps code 64 KiB around each page a fault
+// touches, so a rarely taken path (a new connection, a log line) leaves far more resident than it
+// uses until then.
+inline constexpr std::size_t resident_ceiling = 6 * 1024 * 1024 + 512 * 1024;
+
 }  // namespace localproxy::tunnel

@@ -106,4 +106,16 @@ TEST_F(ProcessMemory, TextThatIsNotSmapsReleasesNothing) {
   EXPECT_EQ(released.mappings, 0u);
 }
 
+// resident_bytes() is what the kernel counts: it follows pages as they are touched and released.
+TEST_F(ProcessMemory, ResidentBytesFollowPagesTouchedAndReleased) {
+  const std::size_t before = localproxy::tunnel::resident_bytes();
+  ASSERT_GT(before, 0u);
+  char* p = map(PROT_READ);  // every page now resident
+  const std::size_t touched = localproxy::tunnel::resident_bytes();
+  EXPECT_GE(touched, before + pages * page_ / 2);
+  localproxy::tunnel::release_startup_memory(self_smaps());
+  EXPECT_LE(localproxy::tunnel::resident_bytes(), touched - pages * page_ / 2);
+  munmap(p, pages * page_);
+}
+
 }  // namespace
