@@ -10,7 +10,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace localproxy::transport {
@@ -76,6 +75,8 @@ tls_socket::tls_socket(asio::ip::tcp::socket socket, SSL_CTX* context)
     ssl_ = nullptr;
     return;
   }
+  // The descriptor's number: once the socket is closed (abort, a deadline) it may name another
+  // connection's socket, so nothing calls into the SSL after that.
   BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(socket_.native_handle())));
   SSL_set_bio(ssl_, bio, bio);  // one BIO both ways: the SSL owns it
   SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -95,10 +96,14 @@ tls_socket::tls_socket(tls_socket&& other) noexcept
       stage_(std::move(other.stage_)),
       wants_write_(other.wants_write_) {}
 
-asio::awaitable<boost::system::error_code> tls_socket::handshake() {
+asio::awaitable<boost::system::error_code> tls_socket::handshake(asio::ssl::stream_base::handshake_type type) {
   if (!ssl_) co_return boost::system::error_code(static_cast<int>(ERR_get_error()), asio::error::get_ssl_category());
-  SSL_set_connect_state(ssl_);
+  if (type == asio::ssl::stream_base::client)
+    SSL_set_connect_state(ssl_);
+  else
+    SSL_set_accept_state(ssl_);
   for (;;) {
+    if (!socket_.is_open()) co_return asio::error::bad_descriptor;
     const int rc = SSL_do_handshake(ssl_);
     if (rc == 1) co_return boost::system::error_code{};
     const auto ec = failure(rc);
@@ -111,7 +116,7 @@ asio::awaitable<boost::system::error_code> tls_socket::handshake() {
 }
 
 std::size_t tls_socket::read_into(char* data, std::size_t size, boost::system::error_code& ec) {
-  if (!ssl_) {
+  if (!ssl_ || !socket_.is_open()) {
     ec = asio::error::bad_descriptor;
     return 0;
   }
@@ -126,7 +131,7 @@ std::size_t tls_socket::read_into(char* data, std::size_t size, boost::system::e
 }
 
 std::size_t tls_socket::write_from(const void* data, std::size_t size, boost::system::error_code& ec) {
-  if (!ssl_) {
+  if (!ssl_ || !socket_.is_open()) {
     ec = asio::error::bad_descriptor;
     return 0;
   }
@@ -178,7 +183,7 @@ boost::system::error_code tls_socket::failure(int ret) {
 }
 
 void tls_socket::shutdown() noexcept {
-  if (ssl_ && SSL_is_init_finished(ssl_)) {
+  if (ssl_ && socket_.is_open() && SSL_is_init_finished(ssl_)) {
     (void)SSL_shutdown(ssl_);  // close_notify, if the socket takes it now
     ERR_clear_error();
   }

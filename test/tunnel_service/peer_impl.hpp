@@ -4,6 +4,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -15,6 +16,11 @@
 namespace tunnel_service {
 
 inline constexpr std::size_t max_message = 131076;
+
+// The TCP socket at the bottom of a WebSocket's layers: inside Beast's tcp_stream (ws://), or the
+// lowest layer itself (under tls_socket, wss://).
+inline boost::asio::ip::tcp::socket& raw_socket(boost::beast::tcp_stream& stream) { return stream.socket(); }
+inline boost::asio::ip::tcp::socket& raw_socket(boost::asio::ip::tcp::socket& socket) { return socket; }
 
 // The longest run of whole frames at the start of `bytes` that fits in `limit` (the queue holds
 // whole frames only, each at most 2 + 65535 bytes, so at least one fits): a frame cut across two
@@ -68,8 +74,9 @@ class peer_impl final : public peer {
     if (!open_) return;
     open_ = false;
     boost::system::error_code ignored;
-    boost::beast::get_lowest_layer(ws_).socket().shutdown(boost::asio::socket_base::shutdown_both, ignored);
-    boost::beast::get_lowest_layer(ws_).socket().close(ignored);
+    auto& socket = raw_socket(boost::beast::get_lowest_layer(ws_));
+    socket.shutdown(boost::asio::socket_base::shutdown_both, ignored);
+    socket.close(ignored);
     wake_.notify();
     drained_.notify();
   }
@@ -97,7 +104,7 @@ class peer_impl final : public peer {
                                       : whole_frames(std::span(sending_).subspan(at), max_message);
         // Corked as the proxies do (localproxy/transport/socket_options.hpp): the records of one
         // message reach the reader as a few large segments, not one each.
-        auto& socket = boost::beast::get_lowest_layer(ws_).socket();
+        auto& socket = raw_socket(boost::beast::get_lowest_layer(ws_));
         const bool cork = n > localproxy::transport::cork_above;
         boost::system::error_code ignored;
         if (cork) socket.set_option(localproxy::transport::tcp_cork(true), ignored);

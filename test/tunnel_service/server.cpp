@@ -1,18 +1,23 @@
 #include "server.hpp"
 
+#include <chrono>
+#include <optional>
+#include <utility>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 
 #include "localproxy/log/log.hpp"
 #include "localproxy/transport/socket_options.hpp"
+#include "localproxy/transport/tls_socket.hpp"
 #include "peer_impl.hpp"
 
 namespace tunnel_service {
@@ -23,6 +28,53 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 
 namespace {
+
+// For the TLS handshake, and again for the upgrade request.
+constexpr std::chrono::seconds handshake_limit{10};
+
+// Gives up on a connection that has not got through a handshake in time. Beast's tcp_stream has
+// a timer of its own; a bare socket (under tls_socket) is closed when time is up, which ends what
+// waits on it. cancel() (or destruction) must come before the socket moves: an expiry already
+// queued reaches the socket only through the pointer cancel() clears.
+class deadline {
+ public:
+  deadline(beast::tcp_stream& stream, std::chrono::steady_clock::duration limit) : stream_(&stream) {
+    stream.expires_after(limit);
+  }
+  deadline(asio::ip::tcp::socket& socket, std::chrono::steady_clock::duration limit)
+      : state_(std::make_shared<timer_state>(&socket)) {
+    timer_.emplace(socket.get_executor(), limit);
+    timer_->async_wait([state = state_](boost::system::error_code ec) {
+      if (ec || !state->socket) return;
+      state->expired = true;
+      boost::system::error_code ignored;
+      state->socket->close(ignored);
+    });
+  }
+  ~deadline() { cancel(); }
+  deadline(const deadline&) = delete;
+  deadline& operator=(const deadline&) = delete;
+
+  void cancel() {
+    if (stream_) std::exchange(stream_, nullptr)->expires_never();
+    if (state_ && state_->socket) {
+      state_->socket = nullptr;
+      timer_->cancel();
+    }
+  }
+  // True when this closed the socket (a tcp_stream reports its own timeout).
+  [[nodiscard]] bool expired() const { return state_ && state_->expired; }
+
+ private:
+  struct timer_state {
+    explicit timer_state(asio::ip::tcp::socket* s) : socket(s) {}
+    asio::ip::tcp::socket* socket;
+    bool expired = false;
+  };
+  beast::tcp_stream* stream_ = nullptr;
+  std::shared_ptr<timer_state> state_;
+  std::optional<asio::steady_timer> timer_;
+};
 
 const char* const subprotocols[] = {"aws.iot.securetunneling-3.0", "aws.iot.securetunneling-2.0",
                                     "aws.iot.securetunneling-1.0"};
@@ -114,14 +166,19 @@ asio::awaitable<void> server::accept_loop(asio::ip::tcp::acceptor& acceptor) {
 }
 
 asio::awaitable<void> server::serve(asio::ip::tcp::socket socket) {
-  beast::tcp_stream tcp(std::move(socket));
   if (!tls_) {
-    co_await upgrade(std::move(tcp));
+    co_await upgrade(beast::tcp_stream(std::move(socket)));
     co_return;
   }
-  asio::ssl::stream<beast::tcp_stream> tls(std::move(tcp), *tls_);
-  beast::get_lowest_layer(tls).expires_after(std::chrono::seconds(10));
-  auto [ec] = co_await tls.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
+  // OpenSSL on the socket itself, as the proxies' side does: through asio's ssl::stream this relay
+  // cost more CPU per byte than either proxy, and so could limit what the benchmarks measure.
+  localproxy::transport::tls_socket tls(std::move(socket), tls_->native_handle());
+  boost::system::error_code ec;
+  {
+    deadline limit(tls.next_layer(), handshake_limit);
+    ec = co_await tls.handshake(asio::ssl::stream_base::server);
+    if (limit.expired()) ec = beast::error::timeout;
+  }
   if (ec) {
     LP_LOG(info) << "TLS handshake failed: " << ec.message();
     co_return;
@@ -134,7 +191,8 @@ asio::awaitable<void> server::upgrade(Stream stream) {
   beast::flat_buffer buffer;
   http::request_parser<http::empty_body> parser;
   parser.header_limit(4096);
-  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+  // Also bounds the write of a rejection.
+  deadline limit(beast::get_lowest_layer(stream), handshake_limit);
   auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
   if (ec) co_return;
   auto req = parser.release();
@@ -152,8 +210,8 @@ asio::awaitable<void> server::upgrade(Stream stream) {
     co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
     co_return;
   }
+  limit.cancel();  // before the stream moves into the WebSocket
   websocket::stream<Stream> ws(std::move(stream));
-  beast::get_lowest_layer(ws).expires_never();
   ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
   ws.set_option(websocket::stream_base::decorator([&](websocket::response_type& res) {
     res.set(http::field::sec_websocket_protocol, v.subprotocol);

@@ -9,7 +9,8 @@
 // each record as it is made. The event loop is involved only when the socket would block.
 //
 // Used for TLS directly on a TCP connection (with or without an http:// web proxy in front); TLS
-// inside TLS (an https:// web proxy) keeps asio's stream.
+// inside TLS (an https:// web proxy) keeps asio's stream. The test tunnel-service accepts with it
+// too (the server's handshake), so that its relay does not cost more than the proxies it carries.
 #include <openssl/ssl.h>
 
 #include <algorithm>
@@ -26,6 +27,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/system/error_code.hpp>
@@ -50,8 +52,10 @@ class tls_socket {
   // Null only after a move; SNI and name checks are set on it before the handshake.
   [[nodiscard]] SSL* native_handle() noexcept { return ssl_; }
 
-  // The client's TLS handshake. Not bounded: the caller cancels or closes the socket to give up.
-  boost::asio::awaitable<boost::system::error_code> handshake();
+  // The TLS handshake, as the client (connect) or the server (accept). Not bounded: the caller
+  // cancels or closes the socket to give up.
+  boost::asio::awaitable<boost::system::error_code> handshake(
+      boost::asio::ssl::stream_base::handshake_type type = boost::asio::ssl::stream_base::client);
 
   // Reads what is there now into `buffers` without blocking: the bytes read, or would_block
   // (nothing yet), eof (close_notify), another error.

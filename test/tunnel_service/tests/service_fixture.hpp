@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fcntl.h>
 #include <fstream>
+#include <iostream>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -54,6 +55,7 @@ class ServiceTest : public ::testing::Test {
   void start(std::vector<std::string> extra = {}) {
     dir_ = temp_dir();
     out_ = dir_ + "/out.txt";
+    err_ = dir_ + "/err.txt";
     std::vector<std::string> args = {TUNNEL_SERVICE_BIN, "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "-v", "2"};
     if (std::find(extra.begin(), extra.end(), "--self-signed") == extra.end()) args.push_back("--plain");
     args.insert(args.end(), extra.begin(), extra.end());
@@ -63,6 +65,7 @@ class ServiceTest : public ::testing::Test {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ASSERT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ), 0);
     posix_spawn_file_actions_destroy(&actions);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -80,12 +83,19 @@ class ServiceTest : public ::testing::Test {
     api_port_ = static_cast<unsigned short>(std::stoi(m[2]));
   }
 
+  // What the service logged so far (its stderr).
+  [[nodiscard]] std::string log_text() const {
+    std::ifstream in(err_);
+    return {std::istreambuf_iterator<char>(in), {}};
+  }
+
   void TearDown() override {
     if (pid_ > 0) {
       kill(pid_, SIGTERM);
       int status = 0;
       waitpid(pid_, &status, 0);
     }
+    if (HasFailure() && !err_.empty()) std::cerr << "tunnel-service's log:\n" << log_text();
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
@@ -180,6 +190,7 @@ class ServiceTest : public ::testing::Test {
   pid_t pid_ = -1;
   std::string dir_;
   std::string out_;
+  std::string err_;
   unsigned short port_ = 0;
   unsigned short api_port_ = 0;
 };

@@ -216,3 +216,50 @@ TEST_F(Service, SelfSignedChainVerifiesForLocalhost) {
   EXPECT_FALSE(ec) << ec.message();
   std::filesystem::remove_all(certs);
 }
+
+TEST_F(Service, TlsClientsThatStallAreDroppedAndFailedHandshakesLogged) {
+  const auto certs = temp_dir();
+  start({"--self-signed", certs, "-v", "4"});  // info: the lines about failed handshakes
+  const tcp::endpoint service{asio::ip::make_address("127.0.0.1"), port_};
+  // Speaks HTTP to the TLS port: its handshake fails at once.
+  tcp::socket plain(ioc_);
+  plain.connect(service);
+  asio::write(plain, asio::buffer(std::string("GET /tunnel HTTP/1.1\r\nHost: localhost\r\n\r\n")));
+  // Sends nothing: the handshake's deadline ends it.
+  tcp::socket silent(ioc_);
+  silent.connect(service);
+  // Completes TLS and never sends the upgrade request: the request's deadline ends it.
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  asio::ssl::stream<tcp::socket> stalled(ioc_, ctx);
+  stalled.next_layer().connect(service);
+  beast::error_code ec;
+  stalled.handshake(asio::ssl::stream_base::client, ec);
+  ASSERT_FALSE(ec) << ec.message();
+
+  const auto t0 = std::chrono::steady_clock::now();
+  std::chrono::duration<double> plain_closed{-1}, silent_closed{-1}, stalled_closed{-1};
+  char byte[3];
+  auto closed_at = [&](std::chrono::duration<double>& at) {
+    return [&at, t0](beast::error_code e, std::size_t) {
+      if (e) at = std::chrono::steady_clock::now() - t0;
+    };
+  };
+  plain.async_read_some(asio::buffer(&byte[0], 1), closed_at(plain_closed));
+  silent.async_read_some(asio::buffer(&byte[1], 1), closed_at(silent_closed));
+  stalled.async_read_some(asio::buffer(&byte[2], 1), closed_at(stalled_closed));
+  ioc_.run_for(std::chrono::seconds(20));
+  EXPECT_GE(plain_closed.count(), 0);
+  EXPECT_LT(plain_closed.count(), 3);
+  EXPECT_GT(silent_closed.count(), 8);
+  EXPECT_LT(silent_closed.count(), 14);
+  EXPECT_GT(stalled_closed.count(), 8);
+  EXPECT_LT(stalled_closed.count(), 14);
+  // One line each for the two that never got through TLS.
+  const auto log = log_text();
+  const std::string line = "TLS handshake failed: ";
+  std::size_t failed = 0;
+  for (auto at = log.find(line); at != std::string::npos; at = log.find(line, at + 1)) ++failed;
+  EXPECT_EQ(failed, 2u) << log;
+  EXPECT_NE(log.find("TLS handshake failed: The socket was closed due to a timeout"), std::string::npos) << log;
+  std::filesystem::remove_all(certs);
+}

@@ -1,20 +1,78 @@
 // TLS straight on the socket (tls_socket, under every wss:// connection without an https web
 // proxy): many messages of awkward sizes in flight at once, a read and a write outstanding
-// together, arrive whole and in order.
+// together, arrive whole and in order. Its server side (the test tunnel-service accepts with it):
+// a tls_socket on each end carries data both ways, and a handshake with a client that is not
+// speaking TLS fails instead of waiting.
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 
+#include "localproxy/transport/tls_socket.hpp"
 #include "transport_fixture.hpp"
 
 namespace transport_test {
 namespace {
 
-class TlsSocket : public TransportTest {};
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+class TlsSocket : public TransportTest {
+ protected:
+  tcp::acceptor listener{io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+
+  // Accepts one connection and runs the server's handshake on it, while `client` runs on a socket
+  // connected to it; bounded, as a handshake that waits for bytes that never come would be.
+  struct accepted {
+    bool finished = false;
+    boost::system::error_code ec;
+    std::chrono::milliseconds elapsed{0};
+  };
+  accepted server_handshake_with(std::function<asio::awaitable<void>(tcp::socket&)> client) {
+    accepted out;
+    auto context = server_tls(certs().localhost);
+    out.finished = run_bounded(
+        [&]() -> asio::awaitable<void> {
+          const auto start = std::chrono::steady_clock::now();
+          auto server_side = [&]() -> asio::awaitable<void> {
+            auto [aec, socket] = co_await listener.async_accept(tuple_awaitable);
+            if (aec) {
+              out.ec = aec;
+              co_return;
+            }
+            transport::tls_socket tls(std::move(socket), context->native_handle());
+            out.ec = co_await tls.handshake(asio::ssl::stream_base::server);
+            out.elapsed =
+                std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+          };
+          auto client_side = [&]() -> asio::awaitable<void> {
+            tcp::socket socket(io);
+            auto [cec] = co_await socket.async_connect(listener.local_endpoint(), tuple_awaitable);
+            if (!cec) co_await client(socket);
+          };
+          co_await (server_side() && client_side());
+        },
+        10s);
+    return out;
+  }
+};
 
 std::string pattern(std::size_t size, std::size_t seed) {
   std::string s(size, '\0');
@@ -69,6 +127,111 @@ TEST_F(TlsSocket, PipelinedMessagesOfRecordBoundarySizesComeBackWholeAndInOrder)
   EXPECT_EQ(problem, "");
   EXPECT_TRUE(writer_done);
   EXPECT_EQ(matched, sent.size());
+}
+
+// Sends `out` and reads `expected` bytes at the same time on one tls_socket.
+asio::awaitable<void> exchange(transport::tls_socket& tls, const std::string& out, std::string& in,
+                               std::size_t expected, std::string& problem, const std::string& who) {
+  in.assign(expected, '\0');
+  auto send = [&]() -> asio::awaitable<void> {
+    auto [ec, n] = co_await asio::async_write(tls, asio::buffer(out), tuple_awaitable);
+    if (ec) problem += who + " write after " + std::to_string(n) + " bytes: " + ec.message() + "; ";
+  };
+  auto receive = [&]() -> asio::awaitable<void> {
+    auto [ec, n] = co_await asio::async_read(tls, asio::buffer(in), tuple_awaitable);
+    if (ec) problem += who + " read after " + std::to_string(n) + " bytes: " + ec.message() + "; ";
+  };
+  co_await (send() && receive());
+}
+
+TEST_F(TlsSocket, ServerSideAcceptsAndCarriesDataBothWays) {
+  auto server_context = server_tls(certs().localhost);
+  asio::ssl::context client_context(asio::ssl::context::tls_client);
+  client_context.add_verify_path(certs().trusted_capath);
+  client_context.set_verify_mode(asio::ssl::verify_peer);
+  // Both ways at once, many records each, the last one not full.
+  const std::string upstream = pattern((1u << 20) + 5, 1);
+  const std::string downstream = pattern(3 * 16384 + 1000, 2);
+  std::string at_server, at_client, problem;
+  boost::system::error_code after_close_notify;
+  bool server_done = false, client_done = false;
+  const bool finished = run_bounded(
+      [&]() -> asio::awaitable<void> {
+        auto server_side = [&]() -> asio::awaitable<void> {
+          auto [aec, socket] = co_await listener.async_accept(tuple_awaitable);
+          if (aec) co_return;
+          transport::tls_socket tls(std::move(socket), server_context->native_handle());
+          if (auto ec = co_await tls.handshake(asio::ssl::stream_base::server)) {
+            problem += "server handshake: " + ec.message() + "; ";
+            co_return;
+          }
+          co_await exchange(tls, downstream, at_server, upstream.size(), problem, "server");
+          // The client's close_notify follows its data.
+          char byte = 0;
+          auto [ec, n] = co_await tls.async_read_some(asio::buffer(&byte, 1), tuple_awaitable);
+          after_close_notify = ec;
+          server_done = true;
+        };
+        auto client_side = [&]() -> asio::awaitable<void> {
+          tcp::socket socket(io);
+          auto [cec] = co_await socket.async_connect(listener.local_endpoint(), tuple_awaitable);
+          if (cec) co_return;
+          transport::tls_socket tls(std::move(socket), client_context.native_handle());
+          SSL_set_tlsext_host_name(tls.native_handle(), "localhost");
+          SSL_set1_host(tls.native_handle(), "localhost");
+          if (auto ec = co_await tls.handshake()) {
+            problem += "client handshake: " + ec.message() + "; ";
+            co_return;
+          }
+          co_await exchange(tls, upstream, at_client, downstream.size(), problem, "client");
+          tls.shutdown();
+          client_done = true;
+        };
+        co_await (server_side() && client_side());
+      },
+      30s);
+  EXPECT_TRUE(finished);
+  EXPECT_EQ(problem, "");
+  EXPECT_TRUE(server_done && client_done);
+  EXPECT_TRUE(at_server == upstream) << at_server.size() << " bytes at the server";
+  EXPECT_TRUE(at_client == downstream) << at_client.size() << " bytes at the client";
+  EXPECT_EQ(after_close_notify, asio::error::eof) << after_close_notify.message();
+}
+
+TEST_F(TlsSocket, ServerHandshakeFailsOnPlainHttp) {
+  const auto out = server_handshake_with([](tcp::socket& socket) -> asio::awaitable<void> {
+    const std::string request = "GET /tunnel HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    co_await asio::async_write(socket, asio::buffer(request), tuple_awaitable);
+    char byte = 0;  // stays until the server gives up
+    co_await socket.async_read_some(asio::buffer(&byte, 1), tuple_awaitable);
+  });
+  ASSERT_TRUE(out.finished);
+  // OpenSSL recognises the request line: the accept side looked at the bytes.
+  EXPECT_EQ(out.ec.category(), asio::error::get_ssl_category()) << out.ec.message();
+  EXPECT_EQ(ERR_GET_REASON(static_cast<unsigned long>(out.ec.value())), SSL_R_HTTP_REQUEST) << out.ec.message();
+  EXPECT_LT(out.elapsed, 2s);
+}
+
+TEST_F(TlsSocket, ServerHandshakeFailsWhenTheClientClosesAtOnce) {
+  const auto out = server_handshake_with([](tcp::socket& socket) -> asio::awaitable<void> {
+    socket.close();
+    co_return;
+  });
+  ASSERT_TRUE(out.finished);
+  EXPECT_EQ(out.ec, asio::ssl::error::stream_truncated) << out.ec.message();
+  EXPECT_LT(out.elapsed, 2s);
+}
+
+TEST_F(TlsSocket, ServerHandshakeFailsWhenTheClientClosesAfterAPause) {
+  // The server has found nothing to read and waits on the socket when the close comes.
+  const auto out = server_handshake_with([this](tcp::socket& socket) -> asio::awaitable<void> {
+    asio::steady_timer pause(io, 200ms);
+    co_await pause.async_wait(tuple_awaitable);
+    socket.close();
+  });
+  ASSERT_TRUE(out.finished);
+  EXPECT_EQ(out.ec, asio::ssl::error::stream_truncated) << out.ec.message();
+  EXPECT_LT(out.elapsed, 2s);
 }
 
 }  // namespace
