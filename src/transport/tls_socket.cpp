@@ -104,6 +104,7 @@ asio::awaitable<boost::system::error_code> tls_socket::handshake(asio::ssl::stre
     SSL_set_accept_state(ssl_);
   for (;;) {
     if (!socket_.is_open()) co_return asio::error::bad_descriptor;
+    errno = 0;  // failure() reads it: a value left by an earlier call must not count
     const int rc = SSL_do_handshake(ssl_);
     if (rc == 1) co_return boost::system::error_code{};
     const auto ec = failure(rc);
@@ -139,6 +140,7 @@ std::size_t tls_socket::write_from(const void* data, std::size_t size, boost::sy
   std::size_t total = 0;
   while (total < size) {
     std::size_t written = 0;
+    errno = 0;  // failure() reads it: a value left by an earlier call must not count
     const int rc = SSL_write_ex(ssl_, bytes + total, size - total, &written);
     if (rc == 1) {
       total += written;
