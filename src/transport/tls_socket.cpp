@@ -121,14 +121,24 @@ std::size_t tls_socket::read_into(char* data, std::size_t size, boost::system::e
     ec = asio::error::bad_descriptor;
     return 0;
   }
-  std::size_t got = 0;
-  const int rc = SSL_read_ex(ssl_, data, size, &got);
-  if (rc == 1) {
-    ec = {};
-    return got;
+  // SSL_read_ex gives one record at a time: the records already read ahead go into the same call
+  // (a 64 KiB message in one read, not four, each a trip through the event loop).
+  std::size_t total = 0;
+  while (total < size) {
+    std::size_t got = 0;
+    errno = 0;  // failure() reads it: a value left by an earlier call must not count
+    const int rc = SSL_read_ex(ssl_, data + total, size - total, &got);
+    if (rc != 1) {
+      const auto e = failure(rc);
+      if (total > 0) break;  // report what came; a lasting condition comes back on the next call
+      ec = e;
+      return 0;
+    }
+    total += got;
+    if (!more_buffered()) break;
   }
-  ec = failure(rc);
-  return 0;
+  ec = {};
+  return total;
 }
 
 std::size_t tls_socket::write_from(const void* data, std::size_t size, boost::system::error_code& ec) {

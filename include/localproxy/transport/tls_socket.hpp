@@ -74,7 +74,8 @@ class tls_socket {
 
   // Writes from `buffers` what the socket takes now without blocking: the bytes written (whole
   // records), or would_block, or an error. Small leading pieces (a WebSocket frame header) are
-  // gathered with what follows into one record instead of a record each.
+  // gathered with what follows into one record instead of a record each; the rest follows from
+  // the buffers themselves.
   template <class ConstBuffers>
   std::size_t write_now(const ConstBuffers& buffers, boost::system::error_code& ec) {
     auto it = boost::asio::buffer_sequence_begin(buffers);
@@ -88,6 +89,7 @@ class tls_socket {
     auto next = it;
     ++next;
     if (first.size() >= record_size || next == end) return write_from(first.data(), first.size(), ec);
+    const auto start = it;
     std::size_t staged = 0;
     for (; it != end && staged < record_size; ++it) {
       const boost::asio::const_buffer b(*it);
@@ -95,7 +97,24 @@ class tls_socket {
       std::memcpy(stage_.get() + staged, b.data(), n);
       staged += n;
     }
-    return write_from(stage_.get(), staged, ec);
+    std::size_t total = write_from(stage_.get(), staged, ec);
+    if (ec || total < staged) return total;
+    // The rest in place, in the same call (a whole message is one write, not one per record run).
+    std::size_t skip = staged;
+    for (it = start; it != end; ++it) {
+      boost::asio::const_buffer b(*it);
+      if (skip >= b.size()) {
+        skip -= b.size();
+        continue;
+      }
+      b += skip;
+      skip = 0;
+      boost::system::error_code rest_ec;
+      const std::size_t n = write_from(b.data(), b.size(), rest_ec);
+      total += n;
+      if (rest_ec || n < b.size()) break;  // what went is reported; the rest comes back next call
+    }
+    return total;
   }
 
   // Sends close_notify if the socket takes it now, and ends the TCP connection's sending side.
