@@ -106,6 +106,9 @@ class peer_impl final : public peer {
         // message reach the reader as a few large segments, not one each.
         auto& socket = raw_socket(boost::beast::get_lowest_layer(ws_));
         const bool cork = n > localproxy::transport::cork_above;
+        // Reframing cuts a message into WebSocket frames too (of Beast's 4 KiB write buffer), so
+        // that the proxies' reassembly of fragmented messages is tested as well.
+        ws_.auto_fragment(cut > 0);
         boost::system::error_code ignored;
         if (cork) socket.set_option(localproxy::transport::tcp_cork(true), ignored);
         auto [ec, written] = co_await ws_.async_write(asio::buffer(sending_.data() + at, n), asio::as_tuple(asio::use_awaitable));
