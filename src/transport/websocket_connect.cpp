@@ -150,6 +150,7 @@ asio::awaitable<std::unique_ptr<websocket_connection>> upgrade(Stream stream, st
                    "'"};
     co_return nullptr;
   }
+  if (t.after_step) t.after_step("the WebSocket upgrade");
   co_return std::make_unique<websocket_connection_impl<Stream>>(std::move(ws), std::move(tls),
                                                                 std::string(res["channel-id"]), selected);
 }

@@ -52,7 +52,7 @@ class Lifecycle(Harness):
         # the tunnel is up
         for p in (src, dst):
             for after in ("the configuration read", "TLS set up", "the TCP connect", "the TLS handshake",
-                          "the tunnel up"):
+                          "the WebSocket upgrade", "the tunnel up"):
                 rx = rf"Released (\d+) KiB of start-up pages from (\d+) mappings( and freed heap)?, {after} \(resident \d+ KiB, at most \d+ KiB so far\)\n"
                 m = p.wait_for(rx)
                 self.assertGreater(int(m.group(1)), 0)

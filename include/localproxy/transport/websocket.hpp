@@ -48,7 +48,8 @@ struct websocket_target {
   // message into many small TLS records and writes.
   std::size_t write_buffer_size = 131076;
   // Called after each step of the connect that touches much code once (the TCP connect, the TLS
-  // handshake), with the step's name: the caller may give back what the step alone needed.
+  // handshake, the WebSocket upgrade), with the step's name: the caller may give back what the
+  // step alone needed.
   std::function<void(std::string_view step)> after_step;
 };
 
