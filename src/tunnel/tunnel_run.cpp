@@ -186,7 +186,8 @@ asio::awaitable<void> keep_resident_set_small() {
   asio::steady_timer tick(co_await asio::this_coro::executor);
   for (;;) {
     tick.expires_after(std::chrono::seconds(1));
-    if (auto [ec] = co_await tick.async_wait(asio::as_tuple(asio::use_awaitable)); ec) co_return;
+    const auto [ec] = co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
     const std::size_t before = resident_bytes();
     if (before <= resident_ceiling) continue;
     const auto released = release_startup_memory();
