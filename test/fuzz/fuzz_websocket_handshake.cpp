@@ -70,7 +70,9 @@ server_state& state() {
 }
 
 // Serves one connection: reads the upgrade request, answers with the input, then half-closes.
-asio::awaitable<void> serve(std::string reply, std::string frames, const std::string& subprotocol) {
+// `sent_token`: what it sends holds the access token (the input may split it across the marker,
+// or a substitution may complete it).
+asio::awaitable<void> serve(std::string reply, std::string frames, const std::string& subprotocol, bool& sent_token) {
   auto& s = state();
   auto [aec, socket] = co_await s.acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
   if (aec) co_return;
@@ -81,6 +83,7 @@ asio::awaitable<void> serve(std::string reply, std::string frames, const std::st
   (void)n;
   replace_all(reply, "{ACCEPT}", accept_key(header_value(request, "Sec-WebSocket-Key")));
   replace_all(reply, "{PROTO}", subprotocol);
+  sent_token = (reply + frames).find("token-value") != std::string::npos;
   auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(reply + frames), asio::as_tuple(asio::use_awaitable));
   (void)wn;
   boost::system::error_code ec;
@@ -94,7 +97,7 @@ asio::awaitable<void> serve(std::string reply, std::string frames, const std::st
   }
 }
 
-asio::awaitable<void> client(const lt::websocket_target& target, bool reply_has_token, bool& done) {
+asio::awaitable<void> client(const lt::websocket_target& target, const bool& reply_has_token, bool& done) {
   lt::connect_failure failure;
   failure.message = "(untouched)";
   auto ws = co_await lt::connect_websocket(target, failure);
@@ -163,10 +166,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   target.write_buffer_size = 4096;
 
   bool done = false;
-  asio::co_spawn(s.ioc, serve(reply, frames, target.subprotocol), [](std::exception_ptr e) {
+  bool reply_has_token = false;
+  asio::co_spawn(s.ioc, serve(reply, frames, target.subprotocol, reply_has_token), [](std::exception_ptr e) {
     if (e) std::rethrow_exception(e);
   });
-  const bool reply_has_token = input.find("token-value") != std::string::npos;
   asio::co_spawn(s.ioc, client(target, reply_has_token, done), [](std::exception_ptr e) {
     if (e) std::rethrow_exception(e);
   });
