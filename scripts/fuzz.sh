@@ -57,7 +57,7 @@ run_one() {
   [[ -f "$src/$t.dict" ]] && dict=("-dict=$src/$t.dict")
   local status=0
   if [[ -d "$src/regressions/$t" ]]; then
-    (cd "$cwd" && timeout 600 "$exe" -runs=0 "$src/regressions/$t") >"$log.regressions" 2>&1 || status=$?
+    (cd "$cwd" && timeout 600 "$exe" -runs=0 -timeout=20 "$src/regressions/$t") >"$log.regressions" 2>&1 || status=$?
     if [[ $status -ne 0 ]]; then
       { echo "fuzz_$t: CRASH replaying test/fuzz/regressions/$t (see below)"; tail -40 "$log.regressions"; } >"$work/$t.result"
       return

@@ -55,15 +55,39 @@ void take_optional_values(po::parsed_options& parsed) {
   }
 }
 
+// Boost fills its message templates by replacing each `%name%` until none is left, so a value that
+// itself holds `%original_token%` (or `%value%`, ...) is replaced forever and the process hangs,
+// growing. Found by fuzzing (`--d=%original_token%`). Percent-encoding every '%' in the values
+// first leaves no placeholder in them: no name starts with "25".
+struct placeholder_values : po::error_with_option_name {
+  static void defuse(po::error& e) {
+    auto* named = dynamic_cast<po::error_with_option_name*>(&e);
+    if (!named) return;
+    for (auto& [name, value] : named->*(&placeholder_values::m_substitutions))
+      for (auto at = value.find('%'); at != std::string::npos; at = value.find('%', at + 3))
+        value.replace(at, 1, "%25");
+  }
+};
+
 // Boost's messages name the option but not always in our words; never pass on the raw text of an
 // unrecognised argument, which could be a token typed in the wrong place.
-[[noreturn]] void translate(const po::error& e) {
+[[noreturn]] void translate(po::error& e) {
   if (const auto* m = dynamic_cast<const po::multiple_occurrences*>(&e))
     throw usage_error(m->get_option_name() + ": given more than once");
   if (const auto* u = dynamic_cast<const po::unknown_option*>(&e)) {
     const auto name = u->get_option_name();
     throw usage_error("unknown option " + name.substr(0, name.find('=')) + " (see --help)");
   }
+  if (const auto* a = dynamic_cast<const po::ambiguous_option*>(&e)) {
+    // Boost quotes the whole `--c=VALUE`, and the value may be a token.
+    const auto name = a->get_option_name();
+    std::string message = "option " + name.substr(0, name.find('=')) + " is ambiguous: it may be";
+    const auto& alternatives = a->alternatives();
+    for (std::size_t i = 0; i < alternatives.size(); ++i)
+      message += (i == 0 ? " --" : i + 1 == alternatives.size() ? " or --" : ", --") + alternatives[i];
+    throw usage_error(message);
+  }
+  placeholder_values::defuse(e);
   throw usage_error(first_line(e.what()));
 }
 
@@ -79,7 +103,7 @@ po::variables_map parse_argv(int argc, const char* const argv[]) {
       if (o.string_key.empty())
         throw usage_error("unexpected argument without an option name (every value needs its option, see --help)");
     po::store(parsed, vm);
-  } catch (const po::error& e) {
+  } catch (po::error& e) {
     translate(e);
   }
   return vm;
@@ -154,7 +178,7 @@ parse_result parse_command_line(int argc, const char* const argv[], const enviro
     return parse(argc, argv, env);
   } catch (const usage_error&) {
     throw;
-  } catch (const po::error& e) {
+  } catch (po::error& e) {
     translate(e);
   } catch (const std::exception& e) {
     // Not expected; still one line, and still exit status 2 rather than a crash.

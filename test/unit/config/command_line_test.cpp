@@ -159,6 +159,10 @@ TEST(CommandLine, ErrorsNeverQuoteAStrayArgumentThatMayBeAToken) {
   const std::string secret = "AQGAAXiTotallySecretTokenValue";
   EXPECT_FALSE(contains(error_of({"-r", "us-east-1", "-s", "1", secret}), secret));
   EXPECT_FALSE(contains(error_of({"--access-tokn=" + secret}), secret));
+  const auto ambiguous = error_of({"--c=" + secret});  // --capath, --client-token, --config, ...
+  EXPECT_FALSE(contains(ambiguous, secret)) << ambiguous;
+  EXPECT_TRUE(contains(ambiguous, "option --c is ambiguous: it may be --")) << ambiguous;
+  EXPECT_TRUE(contains(ambiguous, "--client-token")) << ambiguous;
 }
 
 // Found by fuzzing: a message quoted the input raw, so a newline in it broke the one-line rule.
@@ -169,6 +173,17 @@ TEST(CommandLine, ErrorsQuotingInputWithControlCharactersStayOneLine) {
   EXPECT_TRUE(contains(option, "reg\\n")) << option;
   const auto control = error_of({"-r", "us-east-1", "-d", "a\x7f\tb=22"});
   EXPECT_TRUE(contains(control, "\\x7f\\t")) << control;
+}
+
+// Found by fuzzing: Boost replaced `%original_token%` in a message with the argument, which held
+// `%original_token%` again, forever (the process hung, growing).
+TEST(CommandLine, AnArgumentHoldingABoostPlaceholderIsReportedNotExpandedForever) {
+  for (const std::string placeholder : {"%original_token%", "%option%", "%canonical_option%", "%value%", "%prefix%"}) {
+    const auto ambiguous = error_of({"--d=" + placeholder});
+    EXPECT_TRUE(contains(ambiguous, "ambiguous")) << ambiguous;
+    EXPECT_TRUE(contains(error_of({"--no-ssl-host-verify=" + placeholder}), "no-ssl-host-verify"));
+    EXPECT_TRUE(contains(error_of({"--" + placeholder + "=1"}), "unknown option"));
+  }
 }
 
 TEST(CommandLine, StdioIsASourceWithOneConnectionAndQuietLogs) {
