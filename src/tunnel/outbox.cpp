@@ -2,6 +2,11 @@
 
 #include <algorithm>
 
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "localproxy/log/log.hpp"
 #include "localproxy/tunnel/local_connection.hpp"
 
@@ -17,11 +22,41 @@ void outbox::push_control(const protocol::message_fields& message) {
   LP_LOG(trace) << "Sending " << protocol::type_name(message.type) << " stream " << message.stream_id << " service '"
                 << message.service_id << "' connection " << message.connection_id;
   ready_.notify();
+  wake_writer(false);
 }
 
 void outbox::push_frame(std::shared_ptr<local_connection> connection, frame_slot& slot) {
   frames_.push_back({std::move(connection), &slot});
+  wake_writer(true);
+}
+
+boost::asio::awaitable<void> outbox::writer_idle() {
+  co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void()>(
+      [this](auto handler) {
+        using handler_type = decltype(handler);
+        struct resume_with final : resume_base {
+          explicit resume_with(handler_type&& h) : waiting(std::move(h)) {}
+          void resume() override { std::move(waiting)(); }
+          handler_type waiting;
+        };
+        idle_writer_ = std::make_unique<resume_with>(std::move(handler));
+      },
+      boost::asio::use_awaitable);
+}
+
+void outbox::wake_writer(bool now) {
+  if (!idle_writer_) return;
+  // Moved out first: the writer, once resumed, may wait again before this returns.
+  auto resume = [writer = std::move(idle_writer_)] { writer->resume(); };
+  if (now)
+    boost::asio::dispatch(executor_, std::move(resume));
+  else
+    boost::asio::post(executor_, std::move(resume));
+}
+
+void outbox::wake_all() {
   ready_.notify();
+  wake_writer(false);
 }
 
 std::size_t outbox::take_control(std::vector<boost::asio::const_buffer>& buffers, bool& ends_message) {

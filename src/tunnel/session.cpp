@@ -99,7 +99,7 @@ asio::awaitable<void> tunnel_session::read_loop() {
 asio::awaitable<void> tunnel_session::write_loop(std::shared_ptr<tunnel_session> self) {
   std::vector<asio::const_buffer> buffers;
   for (;;) {
-    while (outbox_.empty() && !shut_down_) co_await outbox_.ready().wait();
+    while (outbox_.empty() && !shut_down_) co_await outbox_.writer_idle();
     if (shut_down_) break;
     const auto size = outbox_.take(buffers);
     if (size == 0) continue;
@@ -202,7 +202,7 @@ void tunnel_session::shut_down() {
   ping_timer_.cancel();
   service_ids_timer_.cancel();
   outbox_.clear();
-  outbox_.ready().notify();
+  outbox_.wake_all();
   congested_.clear();
   for (auto& connection : context_.table().end_session()) connection->abort();
 }

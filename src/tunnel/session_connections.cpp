@@ -70,10 +70,12 @@ void tunnel_session::adopt(const std::string& service_id, local_stream stream, c
   }
   LP_LOG(info) << "Opened " << describe_connection(opened->ref) << " for " << peer << " ("
                << protocol::type_name(opened->start_type) << ")";
-  // Started before its start message is queued: the connection's first read then runs before the
-  // writer wakes, and bytes the client sent with its connect leave with the start, in one message.
-  start_connection(make_connection(opened->ref), std::move(stream));
+  // The start is queued first, so no data frame of the connection can leave before it (a data
+  // frame wakes the writer at once). The start wakes the writer through the event loop, and the
+  // connection's first read runs before that: bytes the client sent with its connect are already
+  // queued then and leave with the start (in its message when it is a CONNECTION_START).
   outbox_.push_control(table.address(opened->start_type, opened->ref));
+  start_connection(make_connection(opened->ref), std::move(stream));
 }
 
 asio::awaitable<void> tunnel_session::connect_local(std::shared_ptr<tunnel_session> self,

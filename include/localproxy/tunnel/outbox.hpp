@@ -3,6 +3,12 @@
 // data), then data frames in arrival order. Each connection has at most two frames waiting, so
 // first-come order is also fair: a bulk transfer cannot starve an interactive session.
 //
+// The writer waits in writer_idle(). A data frame resumes it at once, inside push_frame(): an
+// interactive byte read from a local socket is encrypted and written before the event loop turns
+// (no posted wake-up, no epoll_wait in between). A control frame wakes it through the event loop,
+// so frames pushed in the same turn (a CONNECTION_START and the client's first bytes) share a
+// message, and the session's message handlers are never re-entered by a write.
+//
 // A STREAM_START or STREAM_RESET frame is the last frame of its WebSocket message. The reference
 // localproxy 3.3.1 stops reading a message after either (it sets up or tears down the stream, then
 // reads on with the next message), so a frame after one in the same message waits there until
@@ -26,7 +32,7 @@ struct frame_slot;
 class outbox {
  public:
   outbox(const boost::asio::any_io_executor& ex, std::size_t max_message, protocol::frame_limits limits)
-      : ready_(ex), max_message_(max_message), limits_(limits) {}
+      : ready_(ex), executor_(ex), max_message_(max_message), limits_(limits) {}
 
   void push_control(const protocol::message_fields& message);
   void push_frame(std::shared_ptr<local_connection> connection, frame_slot& slot);
@@ -35,6 +41,11 @@ class outbox {
   // Control frames not written yet (queued, or in the write under way).
   [[nodiscard]] bool control_pending() const noexcept { return !control_.empty() || !control_sending_.empty(); }
   [[nodiscard]] async_event& ready() noexcept { return ready_; }
+
+  // The writer's wait for work (one writer). Returns when woken: by a push, or by wake_all().
+  boost::asio::awaitable<void> writer_idle();
+  // Wakes the writer (through the event loop) and every waiter of ready(): the session ends.
+  void wake_all();
 
   // Fills `buffers` with one WebSocket message (at most max_message bytes); call sent() after
   // it was written. Returns the message size.
@@ -53,8 +64,19 @@ class outbox {
   };
   // The control frames of the next message; `ends_message` is set when nothing may follow them.
   std::size_t take_control(std::vector<boost::asio::const_buffer>& buffers, bool& ends_message);
+  // Resumes a writer waiting in writer_idle(): inline when `now` (we run on its event loop), else
+  // through the event loop.
+  void wake_writer(bool now);
 
   async_event ready_;
+  boost::asio::any_io_executor executor_;
+  // The suspended writer's completion handler, type-erased (move-only; Boost 1.81's
+  // any_completion_handler recurses endlessly when moved through post or dispatch).
+  struct resume_base {
+    virtual ~resume_base() = default;
+    virtual void resume() = 0;
+  };
+  std::unique_ptr<resume_base> idle_writer_;
   std::size_t max_message_;
   protocol::frame_limits limits_;
   std::vector<std::uint8_t> control_;

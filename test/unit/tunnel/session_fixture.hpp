@@ -129,9 +129,15 @@ class SessionTest : public ::testing::Test {
       EXPECT_EQ(asio::write(client, asio::buffer(early)), early.size());  // loopback: never blocks
     }
     const auto protocol = accepted.local_endpoint().protocol();
-    session_->adopt(service_id, lt::local_connection::socket_type(ioc_, asio::generic::stream_protocol(protocol),
-                                                                  accepted.release()),
-                    "test client");
+    // From inside the event loop, as the listener does: coroutines started there run at once.
+    bool adopted = false;
+    asio::post(ioc_, [&] {
+      session_->adopt(service_id, lt::local_connection::socket_type(ioc_, asio::generic::stream_protocol(protocol),
+                                                                    accepted.release()),
+                      "test client");
+      adopted = true;
+    });
+    EXPECT_TRUE(run_until([&] { return adopted; }));
     return client;
   }
 
