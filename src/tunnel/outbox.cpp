@@ -3,8 +3,6 @@
 #include <algorithm>
 
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "localproxy/log/log.hpp"
@@ -34,24 +32,34 @@ boost::asio::awaitable<void> outbox::writer_idle() {
   co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void()>(
       [this](auto handler) {
         using handler_type = decltype(handler);
-        struct resume_with final : resume_base {
-          explicit resume_with(handler_type&& h) : waiting(std::move(h)) {}
-          void resume() override { std::move(waiting)(); }
-          handler_type waiting;
+        struct waiting final : idle_writer {
+          explicit waiting(handler_type&& h) : handler(std::move(h)) {}
+          void resume() override { std::move(handler)(); }
+          handler_type handler;
         };
-        idle_writer_ = std::make_unique<resume_with>(std::move(handler));
+        auto slot = std::make_shared<idle_slot>();
+        slot->writer = std::make_unique<waiting>(std::move(handler));
+        idle_ = slot;
+        idle_hold_.expires_at(boost::asio::steady_timer::time_point::max());
+        idle_hold_.async_wait([slot](boost::system::error_code) {
+          if (auto writer = std::move(slot->writer)) writer->resume();
+        });
       },
       boost::asio::use_awaitable);
 }
 
 void outbox::wake_writer(bool now) {
-  if (!idle_writer_) return;
-  // Moved out first: the writer, once resumed, may wait again before this returns.
-  auto resume = [writer = std::move(idle_writer_)] { writer->resume(); };
-  if (now)
-    boost::asio::dispatch(executor_, std::move(resume));
-  else
-    boost::asio::post(executor_, std::move(resume));
+  const auto slot = idle_.lock();
+  if (!slot || !slot->writer) return;
+  idle_.reset();
+  if (!now) {
+    idle_hold_.cancel();  // its handler resumes the writer
+    return;
+  }
+  // Taken out first: the cancelled wait's handler then finds nothing to resume.
+  auto writer = std::move(slot->writer);
+  idle_hold_.cancel();
+  writer->resume();
 }
 
 void outbox::wake_all() {

@@ -32,7 +32,7 @@ struct frame_slot;
 class outbox {
  public:
   outbox(const boost::asio::any_io_executor& ex, std::size_t max_message, protocol::frame_limits limits)
-      : ready_(ex), executor_(ex), max_message_(max_message), limits_(limits) {}
+      : ready_(ex), idle_hold_(ex), max_message_(max_message), limits_(limits) {}
 
   void push_control(const protocol::message_fields& message);
   void push_frame(std::shared_ptr<local_connection> connection, frame_slot& slot);
@@ -64,19 +64,25 @@ class outbox {
   };
   // The control frames of the next message; `ends_message` is set when nothing may follow them.
   std::size_t take_control(std::vector<boost::asio::const_buffer>& buffers, bool& ends_message);
-  // Resumes a writer waiting in writer_idle(): inline when `now` (we run on its event loop), else
-  // through the event loop.
+  // Resumes a writer waiting in writer_idle(): inline when `now` (push_frame runs on the writer's
+  // event loop), else through the event loop.
   void wake_writer(bool now);
 
   async_event ready_;
-  boost::asio::any_io_executor executor_;
-  // The suspended writer's completion handler, type-erased (move-only; Boost 1.81's
-  // any_completion_handler recurses endlessly when moved through post or dispatch).
-  struct resume_base {
-    virtual ~resume_base() = default;
+  // The idle writer's completion handler (type-erased, move-only), in a slot that the wait on
+  // `idle_hold_` (a timer that never expires) shares: a wake through the event loop cancels that
+  // wait, whose handler resumes the writer; an inline wake takes the handler out of the slot first.
+  // Held by a pending timer wait, the writer is destroyed with the event loop if nothing wakes it,
+  // and nothing owned by the session keeps the session alive.
+  struct idle_writer {
+    virtual ~idle_writer() = default;
     virtual void resume() = 0;
   };
-  std::unique_ptr<resume_base> idle_writer_;
+  struct idle_slot {
+    std::unique_ptr<idle_writer> writer;
+  };
+  boost::asio::steady_timer idle_hold_;
+  std::weak_ptr<idle_slot> idle_;
   std::size_t max_message_;
   protocol::frame_limits limits_;
   std::vector<std::uint8_t> control_;
