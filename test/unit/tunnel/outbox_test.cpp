@@ -7,6 +7,7 @@
 #include "session_fixture.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
 namespace asio = boost::asio;
@@ -108,4 +109,49 @@ TEST(Outbox, AStreamStartOrResetEndsItsMessage) {
   EXPECT_EQ(frames_in_next_message(), (std::vector{t::connection_reset, t::stream_reset}));
   EXPECT_EQ(frames_in_next_message(), (std::vector{t::connection_start, t::connection_reset}));
   EXPECT_TRUE(box.empty());
+}
+
+// A data frame resumes the idle writer inside push_frame (the byte leaves in the turn it was read
+// in); a control frame wakes it through the event loop, so what is pushed in the same turn joins it.
+TEST(Outbox, ADataFrameResumesTheIdleWriterAtOnceAControlFrameThroughTheEventLoop) {
+  asio::io_context ioc;
+  outbox box(ioc.get_executor(), 131076, {});
+  int wakes = 0;
+  auto writer = [&]() -> asio::awaitable<void> {
+    for (;;) {
+      co_await box.writer_idle();
+      ++wakes;
+    }
+  };
+  asio::co_spawn(ioc, writer(), asio::detached);
+  run(ioc);
+  ASSERT_EQ(wakes, 0);
+
+  localproxy::tunnel::frame_slot slot;
+  box.push_frame(nullptr, slot);  // no connection: only the wake-up is under test
+  EXPECT_EQ(wakes, 1);            // before the event loop ran again
+  run(ioc);
+  EXPECT_EQ(wakes, 1);  // the cancelled hold wakes nobody a second time
+
+  box.push_control(a_reset());
+  EXPECT_EQ(wakes, 1);
+  run(ioc);
+  EXPECT_EQ(wakes, 2);
+}
+
+// The idle writer's wait is an operation of the event loop: one that ends without waking it
+// destroys the writer's frame. The session's writer holds the session, which owns the outbox:
+// were the frame held by the outbox alone, the two would keep each other alive.
+TEST(Outbox, AnIdleWriterNeverWokenIsDestroyedWithTheEventLoop) {
+  std::weak_ptr<outbox> watch;
+  {
+    asio::io_context ioc;
+    auto box = std::make_shared<outbox>(ioc.get_executor(), 131076, lp::frame_limits{});
+    watch = box;
+    auto writer = [](std::shared_ptr<outbox> owner) -> asio::awaitable<void> { co_await owner->writer_idle(); };
+    asio::co_spawn(ioc, writer(std::move(box)), asio::detached);
+    run(ioc);
+    EXPECT_FALSE(watch.expired());  // only the writer holds it
+  }
+  EXPECT_TRUE(watch.expired());
 }
