@@ -1,6 +1,7 @@
 #include "localproxy/tunnel/outbox.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -19,7 +20,6 @@ void outbox::push_control(const protocol::message_fields& message) {
     control_ends_.push_back(control_.size());
   LP_LOG(trace) << "Sending " << protocol::type_name(message.type) << " stream " << message.stream_id << " service '"
                 << message.service_id << "' connection " << message.connection_id;
-  ready_.notify();
   wake_writer(false);
 }
 
@@ -34,32 +34,28 @@ boost::asio::awaitable<void> outbox::writer_idle() {
         using handler_type = decltype(handler);
         struct waiting final : idle_writer {
           explicit waiting(handler_type&& h) : handler(std::move(h)) {}
-          void resume() override { std::move(handler)(); }
-          handler_type handler;
+          void resume() override {
+            if (!handler) return;
+            auto h = std::move(*handler);
+            handler.reset();
+            std::move(h)();
+          }
+          std::optional<handler_type> handler;
         };
-        auto slot = std::make_shared<idle_slot>();
-        slot->writer = std::make_unique<waiting>(std::move(handler));
-        idle_ = slot;
+        auto writer = std::make_shared<waiting>(std::move(handler));
+        idle_ = writer;
         idle_hold_.expires_at(boost::asio::steady_timer::time_point::max());
-        idle_hold_.async_wait([slot](boost::system::error_code) {
-          if (auto writer = std::move(slot->writer)) writer->resume();
-        });
+        idle_hold_.async_wait([writer](boost::system::error_code) { writer->resume(); });
       },
       boost::asio::use_awaitable);
 }
 
 void outbox::wake_writer(bool now) {
-  const auto slot = idle_.lock();
-  if (!slot || !slot->writer) return;
+  const auto writer = idle_.lock();
+  if (!writer) return;
   idle_.reset();
-  if (!now) {
-    idle_hold_.cancel();  // its handler resumes the writer
-    return;
-  }
-  // Taken out first: the cancelled wait's handler then finds nothing to resume.
-  auto writer = std::move(slot->writer);
-  idle_hold_.cancel();
-  writer->resume();
+  idle_hold_.cancel();  // its handler resumes the writer, unless resumed below first
+  if (now) writer->resume();
 }
 
 void outbox::wake_all() {

@@ -20,6 +20,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "localproxy/protocol/frame_codec.hpp"
 #include "localproxy/tunnel/async_event.hpp"
@@ -44,7 +45,7 @@ class outbox {
 
   // The writer's wait for work (one writer). Returns when woken: by a push, or by wake_all().
   boost::asio::awaitable<void> writer_idle();
-  // Wakes the writer (through the event loop) and every waiter of ready(): the session ends.
+  // Wakes the writer (through the event loop) and a waiter in control_written(): the session ends.
   void wake_all();
 
   // Fills `buffers` with one WebSocket message (at most max_message bytes); call sent() after
@@ -52,7 +53,7 @@ class outbox {
   std::size_t take(std::vector<boost::asio::const_buffer>& buffers);
   void sent();
   // Returns once no control frame is pending (the write under way included), or once give_up is
-  // true when it wakes (notify ready() after setting it). Only then does sent() notify ready().
+  // true when it wakes (call wake_all() after setting it). Only then does sent() notify ready().
   boost::asio::awaitable<void> control_written(const bool& give_up);
   // Drops everything (the WebSocket is gone); frames go back to their connections.
   void clear();
@@ -69,20 +70,17 @@ class outbox {
   void wake_writer(bool now);
 
   async_event ready_;
-  // The idle writer's completion handler (type-erased, move-only), in a slot that the wait on
-  // `idle_hold_` (a timer that never expires) shares: a wake through the event loop cancels that
-  // wait, whose handler resumes the writer; an inline wake takes the handler out of the slot first.
-  // Held by a pending timer wait, the writer is destroyed with the event loop if nothing wakes it,
-  // and nothing owned by the session keeps the session alive.
+  // The idle writer's completion handler (type-erased, move-only; resume() runs it at most once),
+  // shared with the completion of a wait on `idle_hold_`, a timer that never expires: a wake
+  // through the event loop cancels that wait, whose handler resumes the writer; an inline wake
+  // resumes it first. Held by a pending timer wait, the writer is destroyed with the event loop if
+  // nothing wakes it, and nothing owned by the session keeps the session alive.
   struct idle_writer {
     virtual ~idle_writer() = default;
     virtual void resume() = 0;
   };
-  struct idle_slot {
-    std::unique_ptr<idle_writer> writer;
-  };
   boost::asio::steady_timer idle_hold_;
-  std::weak_ptr<idle_slot> idle_;
+  std::weak_ptr<idle_writer> idle_;
   std::size_t max_message_;
   protocol::frame_limits limits_;
   std::vector<std::uint8_t> control_;

@@ -54,7 +54,7 @@ TEST(Outbox, ControlWrittenGivesUpWhenTold) {
   run(ioc);
   EXPECT_FALSE(returned);
   give_up = true;
-  box.ready().notify();
+  box.wake_all();
   run(ioc);
   EXPECT_TRUE(returned);
 }
@@ -71,7 +71,7 @@ TEST(Outbox, AWriteDoneWakesNobodyUnlessControlWrittenWaits) {
   box.sent();
   run(ioc);
   EXPECT_FALSE(woken);
-  box.ready().notify();  // what a push does: the waiter is still there and wakes
+  box.ready().notify();  // the waiter is still there and wakes
   run(ioc);
   EXPECT_TRUE(woken);
 }
