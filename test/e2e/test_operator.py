@@ -237,6 +237,13 @@ class TunnelServiceErrors(unittest.TestCase):
                 self.assertEqual(r.stdout, "")  # not even the --listen port that was bound
                 self.assertEqual(r.stderr, f"tunnel-service: {option} 127.0.0.1:{port}: the address is already in use\n")
 
+    def test_a_bad_receive_buffer_is_one_line(self):
+        for value in ("0", "4095", "-1", "64k", ""):
+            r = run([TUNNEL_SERVICE, "--plain", "--listen", "127.0.0.1:0", "--receive-buffer", value])
+            self.assertEqual(r.returncode, 2, value)
+            self.assertEqual(r.stdout, "")
+            self.assertEqual(r.stderr, "tunnel-service: --receive-buffer: expected a number of bytes, at least 4096\n")
+
     def test_an_unusable_self_signed_directory_is_one_line(self):
         blocker = os.path.join(self.dir, "file")
         open(blocker, "w").close()

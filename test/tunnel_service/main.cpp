@@ -57,7 +57,7 @@ std::string shown(const std::string& host, unsigned short port) {
 // Binds and listens; a failure is one line naming the option and the address (no Boost source
 // locations: error_code messages only).
 asio::ip::tcp::acceptor listen(asio::io_context& ioc, const char* option, const std::string& host,
-                               unsigned short port) {
+                               unsigned short port, int receive_buffer = 0) {
   const auto where = std::string(option) + " " + shown(host, port) + ": ";
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(host, ec);
@@ -66,6 +66,9 @@ asio::ip::tcp::acceptor listen(asio::io_context& ioc, const char* option, const 
   asio::ip::tcp::acceptor acceptor(ioc);
   if (acceptor.open(endpoint.protocol(), ec); ec) throw setup_error(where + "cannot open a socket (" + ec.message() + ")");
   acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  // Set before listen(), so that each accepted connection has it from the handshake on and
+  // announces a window to match.
+  if (receive_buffer > 0) acceptor.set_option(asio::socket_base::receive_buffer_size(receive_buffer), ec);
   if (acceptor.bind(endpoint, ec); ec) {
     throw setup_error(where + (ec == asio::error::address_in_use ? std::string("the address is already in use")
                                                                   : "cannot listen (" + ec.message() + ")"));
@@ -84,7 +87,7 @@ int run(const service_options& o) {
   settings.bandwidth = o.bandwidth;
   server relay_server(tunnels, server_tls(o), settings);
   // Both ports are bound before anything is printed: a script that waits for the lines can use them.
-  auto acceptor = listen(ioc, "--listen", o.listen_host, o.listen_port);
+  auto acceptor = listen(ioc, "--listen", o.listen_host, o.listen_port, o.receive_buffer);
   std::optional<asio::ip::tcp::acceptor> api;
   if (o.api) api.emplace(listen(ioc, "--api", o.api->first, o.api->second));
   asio::co_spawn(ioc, relay_server.accept_loop(acceptor), asio::detached);

@@ -45,7 +45,7 @@ const char* service_usage() {
   return "Usage: tunnel-service (--self-signed DIR | --tls-cert FILE --tls-key FILE\n"
          "                       | --plain) [--listen HOST:PORT] [--api HOST:PORT]\n"
          "                      [--tunnel ID:SOURCE_TOKEN:DESTINATION_TOKEN[:SERVICES]]...\n"
-         "                      [--bandwidth N] [-v LEVEL]\n"
+         "                      [--bandwidth N] [--receive-buffer N] [-v LEVEL]\n"
          "A local stand-in for the AWS IoT Secure Tunneling service, for tests, demos and\n"
          "offline work. It prints the listening lines once every port is bound.\n"
          "\n"
@@ -63,6 +63,10 @@ const char* service_usage() {
          "                       services (SERVICES: SSH,WEB,...; may be repeated)\n"
          "  --bandwidth N        cap each tunnel at N bytes per second, both directions\n"
          "                       together\n"
+         "  --receive-buffer N   give each proxy's connection a receive buffer of N\n"
+         "                       bytes (SO_RCVBUF) instead of the kernel's autotuned one\n"
+         "                       (up to several MiB): with --bandwidth, a slow link whose\n"
+         "                       buffer fills and pushes back on the proxy that sends\n"
          "  -v, --verbose LEVEL  log level 0-6 (default 4)\n"
          "\n"
          "API (--api):\n"
@@ -107,6 +111,11 @@ service_options parse_service_options(int argc, const char* const argv[]) {
       auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), o.bandwidth);
       if (ec != std::errc{} || end != v.data() + v.size() || o.bandwidth <= 0)
         throw usage_error("--bandwidth: expected a positive number of bytes per second");
+    } else if (arg == "--receive-buffer") {
+      const auto v = value();
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), o.receive_buffer);
+      if (ec != std::errc{} || end != v.data() + v.size() || o.receive_buffer < 4096)
+        throw usage_error("--receive-buffer: expected a number of bytes, at least 4096");
     } else if (arg == "-v" || arg == "--verbose") {
       const auto v = value();
       auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), o.verbosity);

@@ -20,6 +20,7 @@ struct service_options {
   std::optional<std::pair<std::string, unsigned short>> api;
   std::vector<tunnel_spec> tunnels;
   double bandwidth = 0;
+  int receive_buffer = 0;  // SO_RCVBUF of every proxy's connection, in bytes; 0: the kernel's autotuning
   int verbosity = 4;
   bool help = false;
   bool version = false;
