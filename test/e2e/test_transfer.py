@@ -145,5 +145,75 @@ class Transfer(Harness):
                 for p in (src, dst):
                     p.stop()
 
+class BottleneckLink(Harness):
+    """The tunnel's link slower than the applications, as in a deployment: tunnel-service caps the
+    tunnel (--bandwidth) and its receive buffers fill and push back (--receive-buffer)."""
+
+    LINK_RATE = 20 << 20  # bytes per second
+    DOWNLOAD = 48 << 20  # a few seconds of the link
+
+    def test_round_trips_beside_a_download_that_fills_the_link(self):
+        """The backlog of a download that fills the link waits where it can be overtaken: each 1-byte
+        round trip on a second connection of the same unnamed tunnel comes back within seconds while
+        the download still runs, and the download arrives whole. A proxy that queues everything it
+        reads from the application in arrival order holds the round trip behind the whole backlog."""
+        self.start_service(extra=["--bandwidth", str(self.LINK_RATE), "--receive-buffer", str(64 << 10)])
+        payload = os.urandom(self.DOWNLOAD)
+
+        def serve(conn):
+            if conn.recv(1) == b"D":
+                conn.sendall(payload)
+                conn.shutdown(socket.SHUT_WR)
+            else:
+                while True:
+                    b = conn.recv(65536)
+                    if not b:
+                        break
+                    conn.sendall(b)
+
+        app = self.echo_server(handler=serve)
+        src, dst, ports = self.start_pair(str(app.port), str(free_port()), [])
+        download = socket.create_connection(("127.0.0.1", ports[0]), timeout=60)
+        download.sendall(b"D")
+        got = bytearray()
+        flowing = threading.Event()
+        done = threading.Event()
+
+        def read_all():
+            try:
+                while True:
+                    b = download.recv(262144)
+                    if not b:
+                        break
+                    got.extend(b)
+                    if len(got) >= 1 << 20:
+                        flowing.set()
+            finally:
+                flowing.set()
+                done.set()
+
+        reader = threading.Thread(target=read_all, daemon=True)
+        reader.start()
+        self.assertTrue(flowing.wait(30), "the download did not start")
+        self.assertFalse(done.is_set(), f"the download ended after {len(got)} bytes")
+        interactive = socket.create_connection(("127.0.0.1", ports[0]), timeout=10)
+        interactive.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        interactive.sendall(b"E")
+        for i in range(20):
+            interactive.sendall(bytes([i]))
+            try:
+                self.assertEqual(interactive.recv(1), bytes([i]))
+            except socket.timeout:
+                self.fail(f"round trip {i + 1} beside the download took more than 10 s "
+                          f"({len(got)} of {len(payload)} bytes downloaded)")
+        self.assertFalse(done.is_set(), "the round trips came back only once the download had ended: they waited "
+                                        "behind its backlog")
+        interactive.close()
+        reader.join(60)
+        download.close()
+        self.assertEqual(len(got), len(payload))
+        self.assertEqual(sha256(bytes(got)), sha256(payload))
+
+
 if __name__ == "__main__":
     unittest.main()
