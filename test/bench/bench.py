@@ -33,6 +33,13 @@ CHUNK = 256 * 1024
 
 STREAM_LIMIT = 2 << 30
 BESIDE_STREAM_COUNT = 300  # round trips beside the stream: a few seconds of it, well inside STREAM_LIMIT
+# A deployment's bottleneck is the link, not the processes: tunnel-service --bandwidth caps each
+# tunnel, and --receive-buffer makes its socket buffers fill and push back on the proxy that sends,
+# as a slow uplink does (by default the kernel lets them grow to several MiB).
+LINK_RATE = 50 << 20  # bytes per second, both directions of the tunnel together
+LINK_BUFFER = 256 << 10
+LINK_COUNT = 100  # round trips beside the stream on the capped link
+LINK_TIMEOUT = 10  # seconds: a round trip that takes longer has not been carried beside the stream
 
 
 def bench_app(total):
@@ -102,8 +109,8 @@ def download(port, total):
     return time.monotonic() - t0
 
 
-def rtt(port, count):
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+def rtt(port, count, timeout=30):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.sendall(b"E")
     samples = []
@@ -136,16 +143,19 @@ while True:
 """
 
 
-def rtt_beside_stream(port, count):
+def rtt_beside_stream(port, count, timeout=30):
     """Round trips while another connection of the same tunnel carries a saturating download.
-    Returns (p50, p99, None), or (None, None, why) when a proxy cannot carry the two at once."""
+    Returns (p50, p99, None), or (None, None, why) when a proxy cannot carry the two at once (a
+    round trip that takes longer than `timeout` seconds counts as that)."""
     reader = subprocess.Popen([sys.executable, "-c", STREAM_READER, str(port)], stdout=subprocess.PIPE, text=True)
     try:
         ready, _, _ = select.select([reader.stdout], [], [], 30)
         if not ready or reader.stdout.readline().strip() != "flowing":
             return None, None, "the saturating stream did not start within 30 s"
         try:
-            return (*rtt(port, count), None)
+            return (*rtt(port, count, timeout), None)
+        except socket.timeout:
+            return None, None, f"a round trip took more than {timeout} s"
         except (OSError, RuntimeError) as e:
             return None, None, str(e)
     finally:
@@ -262,6 +272,25 @@ def through_tunnel(b, app, a, total, named, binary=None):
             "hwm": max(src.hwm_kib, dst.hwm_kib) / 1024, "steal": steal}
 
 
+def beside_capped_link(a, app, binary=None):
+    """Round trips beside a saturating download on a tunnel whose link is slower than the
+    applications (LINK_RATE): where the backlog waits, and so how long an interactive byte waits
+    behind it, is then the proxies' design. Prints and returns (p50, p99, None) or (None, None, why)."""
+    b = Bench()
+    b.setUp()
+    try:
+        b.start_service(plain=a.plain, extra=["--bandwidth", str(LINK_RATE), "--receive-buffer", str(LINK_BUFFER)])
+        port = harness.free_port()
+        b.start_pair(str(app.port), str(port), [], settings={"tunneling": {"proxy": {"websocket": {"ping_period_ms": 20000}}}},
+                     verbose="4", src_binary=binary, dst_binary=binary)
+        p50, p99, why = rtt_beside_stream(port, LINK_COUNT, LINK_TIMEOUT)
+    finally:
+        b.tearDown()
+    who = f"reference {binary}" if binary else "localproxy"
+    print(f"{who}: " + (f"p50 {p50 / 1000:.1f} ms p99 {p99 / 1000:.1f} ms" if why is None else f"not carried ({why})"))
+    return p50, p99, why
+
+
 def ratios(ours, ref):
     """Ours / the reference, per figure (connections per second: above 1 is better)."""
     busy = ours["busy50"] and ref["busy50"]
@@ -329,6 +358,12 @@ def main():
                           for k in rounds[0]}
                 median["steal"] = max(r["steal"] for r in rounds)
                 print(ratio_line(median))
+        print(f"## through a link capped at {LINK_RATE >> 20} MiB/s (tunnel-service --bandwidth {LINK_RATE} "
+              f"--receive-buffer {LINK_BUFFER}): {LINK_COUNT} round trips beside a saturating download, "
+              "tunnel without services")
+        beside_capped_link(a, app)
+        if a.reference:
+            beside_capped_link(a, app, a.reference)
     finally:
         b.tearDown()
         app.close()
