@@ -5,7 +5,7 @@ import threading
 import time
 import unittest
 
-from harness import Harness, echo_roundtrip, free_port, payload_size, sha256
+from harness import EchoServer, Harness, echo_roundtrip, free_port, payload_size, sha256
 
 
 class Transfer(Harness):
@@ -165,11 +165,7 @@ class BottleneckLink(Harness):
                 conn.sendall(payload)
                 conn.shutdown(socket.SHUT_WR)
             else:
-                while True:
-                    b = conn.recv(65536)
-                    if not b:
-                        break
-                    conn.sendall(b)
+                EchoServer.echo(conn)
 
         app = self.echo_server(handler=serve)
         src, dst, ports = self.start_pair(str(app.port), str(free_port()), [])
