@@ -3,7 +3,8 @@
 
 On a tunnel without services (the README's `-s PORT` / `-d PORT`) and on one with a named service,
 measures bulk throughput each way; the 1-byte round trip p50/p99, alone and beside a saturating
-stream on the same tunnel; connect + first byte p50 and connections set up per second; each
+stream on the same tunnel; connect + first byte p50, back to back and one connection every 200 ms,
+and connections set up per second; each
 proxy's idle RSS, its peak RSS (the largest VmRSS sampled while data moves; also the kernel's
 lifetime high-water mark VmHWM, which includes start-up), shared libraries loaded and CPU seconds
 per GiB relayed, and tunnel-service's CPU per GiB. Usage:
@@ -163,18 +164,37 @@ def rtt_beside_stream(port, count, timeout=30):
         reader.wait(timeout=10)
 
 
+def connect_first_byte(port):
+    """One connection: connect, ask the application to echo, send a byte; microseconds until it
+    came back."""
+    c0 = time.perf_counter()
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(b"Ex")
+    assert s.recv(1) == b"x"
+    elapsed = (time.perf_counter() - c0) * 1e6
+    s.close()
+    return elapsed
+
+
 def connections_per_second(port, count):
     """Connections set up per second, and the p50 of connect + first echoed byte."""
-    samples = []
     t0 = time.monotonic()
-    for _ in range(count):
-        c0 = time.perf_counter()
-        s = socket.create_connection(("127.0.0.1", port), timeout=30)
-        s.sendall(b"Ex")
-        assert s.recv(1) == b"x"
-        samples.append((time.perf_counter() - c0) * 1e6)
-        s.close()
+    samples = [connect_first_byte(port) for _ in range(count)]
     return count / (time.monotonic() - t0), statistics.median(samples)
+
+
+SPACED_COUNT = 20
+SPACED_PAUSE = 0.2  # seconds between two connections
+
+
+def connect_after_pause(port):
+    """The p50 of connect + first echoed byte for connections opened one at a time, SPACED_PAUSE
+    apart, as a user opens sessions (back to back, each finds the previous one's work still warm)."""
+    samples = []
+    for _ in range(SPACED_COUNT):
+        time.sleep(SPACED_PAUSE)
+        samples.append(connect_first_byte(port))
+    return statistics.median(samples)
 
 
 def memory(pid):
@@ -198,8 +218,10 @@ def measure(port, a, total):
     down = download(port, total)
     p50, p99 = rtt(port, a.rtt_count)
     cps, first = connections_per_second(port, a.connections)
+    spaced = connect_after_pause(port)
     return (f"upload {a.mib / up:.0f} MiB/s, download {a.mib / down:.0f} MiB/s, rtt p50 {p50:.0f} us p99 {p99:.0f} us, "
-            f"connect + first byte p50 {first:.0f} us, {cps:.0f} connections/s")
+            f"connect + first byte p50 {first:.0f} us (one connection every {SPACED_PAUSE * 1000:.0f} ms: {spaced:.0f} us), "
+            f"{cps:.0f} connections/s")
 
 
 class Bench(harness.Harness):
@@ -242,6 +264,7 @@ def through_tunnel(b, app, a, total, named, binary=None):
     p50, p99 = rtt(ports[0], a.rtt_count)
     sampling.set()
     cps, connect50 = connections_per_second(ports[0], a.connections)
+    spaced50 = connect_after_pause(ports[0])
     # Last: a proxy that cannot carry a second connection beside a saturated one may not recover.
     busy50, busy99, busy_failed = rtt_beside_stream(ports[0], min(a.rtt_count, BESIDE_STREAM_COUNT))
     stop.set()
@@ -256,7 +279,8 @@ def through_tunnel(b, app, a, total, named, binary=None):
     print(f"upload {a.mib / up:.0f} MiB/s, download {a.mib / down:.0f} MiB/s, rtt p50 {p50:.0f} us p99 {p99:.0f} us, "
           + (f"beside a saturating stream p50 {busy50:.0f} us p99 {busy99:.0f} us, " if busy_failed is None
              else f"beside a saturating stream: not measured ({busy_failed}), ")
-          + f"connect + first byte p50 {connect50:.0f} us, "
+          + f"connect + first byte p50 {connect50:.0f} us (one connection every {SPACED_PAUSE * 1000:.0f} ms: "
+          f"{spaced50:.0f} us), "
           f"{cps:.0f} connections/s")
     for p, cpu in ((src, cpu1[0] - cpu0[0]), (dst, cpu1[1] - cpu0[1])):
         rss, libs = idle[p.name]
@@ -268,7 +292,7 @@ def through_tunnel(b, app, a, total, named, binary=None):
         p.stop()
     del b.procs[first:]
     return {"cpu": (cpu1[0] - cpu0[0] + cpu1[1] - cpu0[1]) / gib, "p50": p50, "p99": p99, "busy50": busy50,
-            "busy99": busy99, "first": connect50, "cps": cps, "rss": max(src.peak_rss_kib, dst.peak_rss_kib) / 1024,
+            "busy99": busy99, "first": connect50, "spaced": spaced50, "cps": cps, "rss": max(src.peak_rss_kib, dst.peak_rss_kib) / 1024,
             "hwm": max(src.hwm_kib, dst.hwm_kib) / 1024, "steal": steal}
 
 
@@ -297,6 +321,7 @@ def ratios(ours, ref):
     return {"cpu": ours["cpu"] / ref["cpu"], "p50": ours["p50"] / ref["p50"], "p99": ours["p99"] / ref["p99"],
             "p99_ref50": ours["p99"] / ref["p50"], "busy50": ours["busy50"] / ref["busy50"] if busy else None,
             "busy99": ours["busy99"] / ref["busy99"] if busy else None, "first": ours["first"] / ref["first"],
+            "spaced": ours["spaced"] / ref["spaced"],
             "rss": ours["rss"] / ref["rss"], "hwm": ours["hwm"] / ref["hwm"], "cps": ours["cps"] / ref["cps"],
             "steal": max(ours["steal"], ref["steal"])}
 
@@ -306,7 +331,8 @@ def ratio_line(r):
             f"ours p99 / reference p50 {r['p99_ref50']:.2f}, "
             + (f"beside a stream p50 {r['busy50']:.2f} p99 {r['busy99']:.2f}, " if r["busy50"] is not None
                else "beside a stream: not comparable, ")
-            + f"connect + first byte p50 {r['first']:.2f}, peak RSS {r['rss']:.3f} (VmHWM {r['hwm']:.3f}); "
+            + f"connect + first byte p50 {r['first']:.2f} (one connection every {SPACED_PAUSE * 1000:.0f} ms "
+            f"{r['spaced']:.2f}), peak RSS {r['rss']:.3f} (VmHWM {r['hwm']:.3f}); "
             f"connections per second {r['cps']:.2f} (above 1 is better); steal up to {r['steal']:.1f} %")
 
 
