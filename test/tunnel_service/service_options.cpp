@@ -39,6 +39,13 @@ tunnel_spec parse_tunnel(const std::string& text) {
   return t;
 }
 
+// The whole of `text` as a number: no '+', no spaces, nothing after it.
+template <class Number>
+bool number(const std::string& text, Number& out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && end == text.data() + text.size();
+}
+
 }  // namespace
 
 const char* service_usage() {
@@ -65,7 +72,8 @@ const char* service_usage() {
          "                       together\n"
          "  --receive-buffer N   give each proxy's connection a receive buffer of N\n"
          "                       bytes (SO_RCVBUF) instead of the kernel's autotuned one\n"
-         "                       (up to several MiB): with --bandwidth, a slow link whose\n"
+         "                       (up to several MiB; the kernel caps N at\n"
+         "                       net.core.rmem_max): with --bandwidth, a slow link whose\n"
          "                       buffer fills and pushes back on the proxy that sends\n"
          "  -v, --verbose LEVEL  log level 0-6 (default 4)\n"
          "\n"
@@ -107,19 +115,13 @@ service_options parse_service_options(int argc, const char* const argv[]) {
     else if (arg == "--plain") o.plain = true;
     else if (arg == "--tunnel") o.tunnels.push_back(parse_tunnel(value()));
     else if (arg == "--bandwidth") {
-      const auto v = value();
-      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), o.bandwidth);
-      if (ec != std::errc{} || end != v.data() + v.size() || o.bandwidth <= 0)
+      if (!number(value(), o.bandwidth) || o.bandwidth <= 0)
         throw usage_error("--bandwidth: expected a positive number of bytes per second");
     } else if (arg == "--receive-buffer") {
-      const auto v = value();
-      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), o.receive_buffer);
-      if (ec != std::errc{} || end != v.data() + v.size() || o.receive_buffer < 4096)
+      if (!number(value(), o.receive_buffer) || o.receive_buffer < 4096)
         throw usage_error("--receive-buffer: expected a number of bytes, at least 4096");
     } else if (arg == "-v" || arg == "--verbose") {
-      const auto v = value();
-      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), o.verbosity);
-      if (ec != std::errc{} || end != v.data() + v.size() || o.verbosity < 0 || o.verbosity > 255)
+      if (!number(value(), o.verbosity) || o.verbosity < 0 || o.verbosity > 255)
         throw usage_error("-v: expected a level from 0 to 255");
     } else throw usage_error("unknown option " + arg + " (see --help)");
   }
