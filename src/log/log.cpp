@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <iostream>
 #include <utility>
@@ -18,7 +19,7 @@
 #include <boost/log/expressions.hpp>
 #include <boost/log/sinks/sync_frontend.hpp>
 #include <boost/log/sinks/text_ostream_backend.hpp>
-#include <boost/log/sources/record_ostream.hpp>
+#include <boost/log/attributes/attribute_value_impl.hpp>
 #include <boost/log/sources/severity_logger.hpp>
 
 namespace localproxy::log {
@@ -31,6 +32,8 @@ std::atomic<int> current_level{static_cast<int>(level::info)};
 std::atomic<format> current_format{format::plain};
 std::vector<std::string> secrets;
 bool sink_installed = false;
+// The attribute Boost.Log keeps a record's text in (what expressions::smessage reads).
+const bl::attribute_name message_name("Message");
 
 
 void install_sink() {
@@ -90,16 +93,37 @@ int clamp_verbosity(int v) { return std::clamp(v, 0, static_cast<int>(level::tra
 
 }  // namespace
 
-std::string utc_timestamp() {
+namespace {
+
+// "2026-12-02T09:15:02.123456Z" into out (27 characters); the date and time of day are formatted
+// once per second, the microseconds every time.
+std::size_t format_timestamp(char (&out)[32]) {
+  thread_local std::time_t cached_second = -1;
+  thread_local char cached[20];  // "2026-12-02T09:15:02"
   const auto now = std::chrono::system_clock::now();
   const auto t = std::chrono::system_clock::to_time_t(now);
-  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[40];
-  const auto n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(text + n, sizeof text - n, ".%06lldZ", static_cast<long long>(micros));
-  return text;
+  if (t != cached_second) {
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    if (std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm) != sizeof cached - 1) return 0;
+    cached_second = t;
+  }
+  auto micros = static_cast<unsigned>(
+      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000);
+  std::memcpy(out, cached, sizeof cached - 1);
+  char* p = out + sizeof cached - 1;
+  *p++ = '.';
+  for (int i = 5; i >= 0; --i, micros /= 10) p[i] = static_cast<char>('0' + micros % 10);
+  p += 6;
+  *p++ = 'Z';
+  return static_cast<std::size_t>(p - out);
+}
+
+}  // namespace
+
+std::string utc_timestamp() {
+  char text[32];
+  return std::string(text, format_timestamp(text));
 }
 
 std::optional<format> parse_format(std::string_view name) {
@@ -237,33 +261,104 @@ std::string redact(std::string text) {
   return scrubbed;
 }
 
+namespace {
+
+// The stream a thread composes its log lines in, kept from one line to the next, and whether a
+// line is being composed in it now.
+struct line_stream {
+  std::ostringstream stream;
+  bool busy = false;
+};
+
+line_stream& this_thread_stream() {
+  thread_local line_stream s;
+  return s;
+}
+
+// A stream as a fresh one starts: a manipulator one line used (std::hex, a width) must not carry
+// over to the next.
+void reset_format(std::ostream& os) {
+  os.flags(std::ios_base::dec | std::ios_base::skipws);
+  os.precision(6);
+  os.width(0);
+  os.fill(' ');
+  os.clear();
+}
+
+}  // namespace
+
+record::record(level l) : level_(l) {
+  auto& shared = this_thread_stream();
+  if (shared.busy) {
+    os_ = &own_.emplace();
+    return;
+  }
+  shared.busy = true;
+  os_ = &shared.stream;
+  reset_format(*os_);
+}
+
 record::~record() {
+  // The text leaves the stream without a copy, and its storage goes back for the next line.
+  std::string text = std::move(*os_).str();
+  const bool shared = !own_;
+  const auto give_back = [&](std::string storage) {
+    if (!shared) return;
+    storage.clear();
+    os_->str(std::move(storage));
+    this_thread_stream().busy = false;
+  };
   if (!sink_installed) install_sink();
   static bl::sources::severity_logger<level> logger;
   auto rec = logger.open_record(bl::keywords::severity = level_);
-  if (!rec) return;
-  bl::record_ostream out(rec);
-  const auto text = redact(os_.str());  // before any formatting: no format may show a secret
+  if (!rec) {
+    give_back(std::move(text));
+    return;
+  }
+  text = redact(std::move(text));  // before any formatting: no format may show a secret
+  // The whole line is put together here and handed to Boost.Log in one piece.
+  thread_local std::string line;
+  line.clear();
   switch (current_format.load(std::memory_order_relaxed)) {
-    case format::plain: out << '[' << utc_timestamp() << "] [" << level_name(level_) << "] " << text; break;
+    case format::plain: {
+      char stamp[32];
+      line += '[';
+      line.append(stamp, format_timestamp(stamp));
+      line += "] [";
+      line += level_name(level_);
+      line += "] ";
+      line += text;
+      break;
+    }
     case format::journal: {
       // journald takes each line as an entry of its own: each gets the priority.
       char prefix[8];  // not "<" + to_string() + ">": GCC 12 reports a false -Wrestrict on that
-      std::snprintf(prefix, sizeof prefix, "<%d>", syslog_priority(level_));
-      out << prefix;
+      const int n = std::snprintf(prefix, sizeof prefix, "<%d>", syslog_priority(level_));
+      const std::string_view p(prefix, static_cast<std::size_t>(n));
+      line += p;
       for (char c : text) {
-        out << c;
-        if (c == '\n') out << prefix;
+        line += c;
+        if (c == '\n') line += p;
       }
       break;
     }
-    case format::json:
-      out << "{\"time\":\"" << utc_timestamp() << "\",\"level\":\"" << level_name(level_)
-          << "\",\"message\":" << json_string(text) << '}';
+    case format::json: {
+      char stamp[32];
+      line += "{\"time\":\"";
+      line.append(stamp, format_timestamp(stamp));
+      line += "\",\"level\":\"";
+      line += level_name(level_);
+      line += "\",\"message\":";
+      line += json_string(text);
+      line += '}';
       break;
+    }
   }
-  out << '\n';
-  out.flush();
+  line += '\n';
+  give_back(std::move(text));
+  // As the record's message, which the sink writes as it is: a record_ostream would set up a
+  // stream (and its locale) for every record.
+  rec.attribute_values().insert(message_name, bl::attributes::make_attribute_value(line));
   logger.push_record(std::move(rec));
 }
 

@@ -45,18 +45,22 @@ void add_secret(std::string_view secret);
 void clear_secrets();
 [[nodiscard]] std::string redact(std::string text);
 
-// One log line; written when it goes out of scope.
+// One log line; written when it goes out of scope. The text goes into the thread's one reusable
+// stream: a std::ostringstream made for each line would set up its locale every time, which costs
+// more than the rest of the line. A record opened while another is being composed on the same
+// thread (a function in a log expression that logs) gets a stream of its own.
 class record {
  public:
-  explicit record(level l) : level_(l) {}
+  explicit record(level l);
   record(const record&) = delete;
   record& operator=(const record&) = delete;
   ~record();
-  std::ostream& stream() { return os_; }
+  std::ostream& stream() { return *os_; }
 
  private:
   level level_;
-  std::ostringstream os_;
+  std::ostringstream* os_;
+  std::optional<std::ostringstream> own_;  // only for a record nested in another
 };
 
 }  // namespace localproxy::log

@@ -6,10 +6,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <iomanip>
 #include <regex>
+#include <set>
+#include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "clog_capture.hpp"
 #include "localproxy/log/log.hpp"
@@ -142,4 +148,64 @@ TEST_F(LogFormat, FormatNames) {
   EXPECT_EQ(lg::parse_format("json"), lg::format::json);
   EXPECT_FALSE(lg::parse_format("JSON"));
   EXPECT_FALSE(lg::parse_format(""));
+}
+
+// Every line is composed in one stream the thread keeps (log.hpp): what one line did to it must
+// not show in the next.
+TEST_F(LogFormat, AManipulatorInOneLineDoesNotCarryOverToTheNext) {
+  clog_capture cap;
+  lg::init(4, lg::format::journal);
+  LP_LOG(info) << std::hex << std::showbase << std::uppercase << 255 << ' ' << std::setw(6) << std::setfill('*') << 1
+               << ' ' << std::fixed << std::setprecision(2) << 1.5 << ' ' << std::boolalpha << true;
+  LP_LOG(info) << 255 << ' ' << 1 << ' ' << 1.5 << ' ' << true;
+  EXPECT_EQ(cap.text(), "<6>0XFF ***0X1 1.50 true\n<6>255 1 1.5 1\n");
+}
+
+namespace {
+std::string logs_while_described(int n) {
+  LP_LOG(warning) << "inner " << n;
+  return "described " + std::to_string(n);
+}
+}  // namespace
+
+TEST_F(LogFormat, ALineLoggedWhileAnotherIsComposedComesOutWhole) {
+  clog_capture cap;
+  lg::init(4, lg::format::journal);
+  LP_LOG(info) << "outer " << 1 << ", " << logs_while_described(2) << ", end";
+  LP_LOG(info) << "after";
+  EXPECT_EQ(cap.text(), "<4>inner 2\n<6>outer 1, described 2, end\n<6>after\n");
+}
+
+TEST_F(LogFormat, LinesFromManyThreadsComeOutWhole) {
+  clog_capture cap;
+  lg::init(4, lg::format::journal);
+  constexpr int threads = 4, lines = 200;
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([t] {
+      for (int i = 0; i < lines; ++i) LP_LOG(info) << "thread " << t << " line " << i << " end";
+    });
+  for (auto& t : pool) t.join();
+  std::istringstream in(cap.text());
+  std::set<std::string> seen;
+  for (std::string line; std::getline(in, line);) {
+    EXPECT_TRUE(std::regex_match(line, std::regex(R"(<6>thread \d line \d+ end)"))) << line;
+    seen.insert(line);
+  }
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(threads * lines));
+}
+
+TEST_F(LogFormat, TheTimeOfDayFollowsTheClock) {
+  // The date and time of day are formatted once a second and kept: a line a second later must
+  // not show the kept one.
+  const auto first = lg::utc_timestamp();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const auto second = lg::utc_timestamp();
+  const std::regex form(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)");
+  ASSERT_TRUE(std::regex_match(first, form)) << first;
+  ASSERT_TRUE(std::regex_match(second, form)) << second;
+  EXPECT_NE(first.substr(0, 19), second.substr(0, 19));
+  std::tm tm{};
+  ASSERT_NE(strptime(second.substr(0, 19).c_str(), "%Y-%m-%dT%H:%M:%S", &tm), nullptr);
+  EXPECT_LE(std::abs(timegm(&tm) - std::time(nullptr)), 2) << second;
 }
