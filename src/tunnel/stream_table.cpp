@@ -289,7 +289,9 @@ std::optional<protocol::message_fields> stream_table::answer_unroutable(const pr
 }
 
 void stream_table::remember(const service_entry* s, std::int32_t stream_id, std::uint32_t connection_id) {
-  if (remembered(s, stream_id, connection_id)) return;
+  // Not looked up first: a connection ends once, so a key comes twice only when a start for what
+  // already ended is refused, and the copy costs a slot, where a look-up would cost every close a
+  // pass over the whole list.
   if (ended_.size() >= max_remembered) ended_.pop_front();
   ended_.push_back({s, stream_id, connection_id});
 }
