@@ -11,7 +11,7 @@ packages=(g++ cmake make pkg-config git ca-certificates
 case "${1:-}" in
   --fuzz) packages+=(clang-14 libfuzzer-14-dev libclang-rt-14-dev) ;;
   --demo) packages+=(python3) ;;
-  --test) packages+=(python3 libgtest-dev openssl socat tinyproxy openssh-server openssh-client procps systemd dpkg-dev file groff-base) ;;
+  --test) packages+=(python3 libgtest-dev openssl socat tinyproxy openssh-server openssh-client procps iproute2 systemd dpkg-dev file groff-base) ;;
 esac
 
 missing=()

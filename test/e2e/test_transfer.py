@@ -1,6 +1,8 @@
 """Bytes through a real tunnel: V3/V2/V1, many services and connections, reframing, Unix sockets."""
 import os
+import re
 import socket
+import subprocess
 import threading
 import time
 import unittest
@@ -151,6 +153,21 @@ class BottleneckLink(Harness):
 
     LINK_RATE = 20 << 20  # bytes per second
     DOWNLOAD = 48 << 20  # a few seconds of the link
+
+    def test_each_proxy_connection_gets_the_receive_buffer_asked(self):
+        """--receive-buffer reaches both proxies' connections to tunnel-service, as the kernel reports
+        them (ss): SO_RCVBUF set before the handshake, which the kernel doubles for its bookkeeping
+        and which stops it from growing the buffer. Without it the kernel's default applies (128 KiB
+        on Debian) and autotuning grows it under load, so no link fills and pushes back."""
+        asked = 40000
+        self.start_service(extra=["--receive-buffer", str(asked)])
+        app = self.echo_server()
+        _, _, ports = self.start_pair(str(app.port), str(free_port()), [])
+        self.assertEqual(echo_roundtrip(ports[0], b"x" * 300000), b"x" * 300000)
+        out = subprocess.run(["ss", "-t", "-m", "-n", "-H", "state", "established", f"( sport = :{self.service_port} )"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout
+        sizes = [int(m) for m in re.findall(r"\brb(\d+)", out)]
+        self.assertEqual(sizes, [2 * asked, 2 * asked], out)
 
     def test_round_trips_beside_a_download_that_fills_the_link(self):
         """The backlog of a download that fills the link waits where it can be overtaken: each 1-byte
