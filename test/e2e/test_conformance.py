@@ -52,7 +52,7 @@ import threading
 import time
 import unittest
 
-from harness import SharedService, free_port, is_ours, peer_binary
+from harness import SharedService, free_ports, is_ours, peer_binary
 
 VERSIONS = [("v3", []), ("v2", ["-y", "V2"]), ("v1", ["-y", "V1"])]
 TUNNELS = [("unnamed", []), ("one", ["SSH"]), ("three", ["SSH", "WEB", "RDP"])]
@@ -309,7 +309,7 @@ class Conformance(SharedService):
         """Apps for the services, a tunnel, destination and source; returns {service: (app, port)}."""
         names = services or [""]
         apps = {n: App(self, n) for n in names}
-        listen = {n: free_port() for n in names}
+        listen = dict(zip(names, free_ports(len(names))))
         if services:
             dst_map = ",".join(f"{n}={apps[n].port}" for n in names)
             src_map = ",".join(f"{n}={listen[n]}" for n in names)
@@ -548,7 +548,7 @@ class Conformance(SharedService):
         - an outside source (the reference runs with it): our destination refuses the stream it
           cannot place, so the client is closed promptly, with nothing received."""
         apps = {n: App(self, n) for n in services}
-        listen = {n: free_port() for n in services}
+        listen = dict(zip(services, free_ports(len(services))))
         src, dst, _ = self.start_pair(",".join(f"{n}={apps[n].port}" for n in services),
                                       ",".join(f"{n}={listen[n]}" for n in services), services, settings=SETTINGS,
                                       src_extra=version_args, src_binary=self.src_bin, dst_binary=self.dst_bin,

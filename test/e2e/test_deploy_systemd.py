@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from harness import LOCALPROXY, TUNNEL_SERVICE, Harness, Proc, echo_roundtrip, free_port, sha256
+from harness import Harness, LOCALPROXY, Proc, TUNNEL_SERVICE, echo_roundtrip, free_port, free_ports, sha256
 
 
 class NotifySocket:
@@ -169,7 +169,7 @@ class SocketActivation(Harness):
         return src
 
     def test_named_listener_is_used_instead_of_binding(self):
-        listen, configured = free_port(), free_port()
+        listen, configured = free_ports(2)
         src = self.activated_source(listen, f"SSH={configured}", fdname="SSH")
         # The first client starts the proxy; its connection waits in the backlog meanwhile.
         data = os.urandom(500000)
@@ -189,7 +189,7 @@ class SocketActivation(Harness):
         self.assertIn("Using the socket-activated listener", src.text())
 
     def test_a_socket_no_service_takes_is_closed_with_a_warning(self):
-        listen, configured = free_port(), free_port()
+        listen, configured = free_ports(2)
         src = self.activated_source(listen, f"SSH={configured}", fdname="WEB")
         with socket.create_connection(("127.0.0.1", listen), timeout=5) as trigger:
             src.wait_for(r"Socket-activated listener WEB \(fd 3\) matches no service", timeout=15)

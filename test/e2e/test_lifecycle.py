@@ -6,7 +6,7 @@ import threading
 import time
 import unittest
 
-from harness import LOCALPROXY, Harness, Proc, echo_roundtrip, free_port, sha256
+from harness import Harness, LOCALPROXY, Proc, echo_roundtrip, free_port, free_ports, sha256
 
 
 class Lifecycle(Harness):
@@ -17,7 +17,7 @@ class Lifecycle(Harness):
     def test_destination_app_down_resets_only_that_connection(self):
         echo = self.echo_server()
         dead = free_port()
-        p1, p2 = free_port(), free_port()
+        p1, p2 = free_ports(2)
         src, dst, _ = self.start_pair(f"SSH={echo.port},WEB={dead}", f"SSH={p1},WEB={p2}", ["SSH", "WEB"])
         alive = socket.create_connection(("127.0.0.1", p1), timeout=10)
         alive.sendall(b"ping")
@@ -223,7 +223,7 @@ class Memory(Harness):
         """BULK: an app that sends as fast as it can; ECHO: an echo server. Returns (src, dst, bulk, echo)."""
         app = self.echo_server(handler=blast)
         echo = self.echo_server()
-        p1, p2 = free_port(), free_port()
+        p1, p2 = free_ports(2)
         src, dst, _ = self.start_pair(f"BULK={app.port},ECHO={echo.port}", f"BULK={p1},ECHO={p2}", ["BULK", "ECHO"],
                                       settings={"tunneling": {"proxy": {"tcp": {"stall_timeout_ms": stall_timeout_ms}}}})
         return src, dst, p1, p2
@@ -294,7 +294,7 @@ class Memory(Harness):
         self.addCleanup(release.set)
         app = self.echo_server(unix_path=os.path.join(self.dir, "stalled.sock"), handler=lambda conn: release.wait(60))
         echo = self.echo_server()
-        p1, p2 = free_port(), free_port()
+        p1, p2 = free_ports(2)
         tcp = {"max_active_connections": 400, "stall_timeout_ms": 2000,
                "total_buffer_size": budget_mib * 1024 * 1024}
         src, dst, _ = self.start_pair(f"BULK={app.port},ECHO={echo.port}", f"BULK={p1},ECHO={p2}", ["BULK", "ECHO"],

@@ -11,7 +11,7 @@ import threading
 import time
 import unittest
 
-from harness import FAST_SETTINGS, LOCALPROXY, Harness, Proc, free_port
+from harness import FAST_SETTINGS, Harness, LOCALPROXY, Proc, free_port, free_ports
 
 LINE_RX = re.compile(r'^([a-z_]+)(?:\{([^}]*)\})? (\S+)$')
 
@@ -74,7 +74,7 @@ class Metrics(Harness):
     def test_counters_follow_a_transfer(self):
         self.start_service()
         echo = self.echo_server()
-        src_metrics, dst_metrics = free_port(), free_port()
+        src_metrics, dst_metrics = free_ports(2)
         src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"],
                                           src_extra=["--metrics", f"127.0.0.1:{src_metrics}"],
                                           dst_extra=["--metrics", str(dst_metrics)])

@@ -7,7 +7,7 @@ import threading
 import time
 import unittest
 
-from harness import EchoServer, Harness, echo_roundtrip, free_port, payload_size, sha256
+from harness import EchoServer, Harness, echo_roundtrip, free_port, free_ports, payload_size, sha256
 
 
 class Transfer(Harness):
@@ -78,7 +78,7 @@ class Transfer(Harness):
         echoes = [self.echo_server() for _ in range(3)]
         names = ["SSH", "WEB", "RDP"]
         dst_map = ",".join(f"{n}={e.port}" for n, e in zip(names, echoes))
-        ports = [free_port() for _ in names]
+        ports = free_ports(len(names))
         src_map = ",".join(f"{n}={p}" for n, p in zip(names, ports))
         self.start_pair(dst_map, src_map, names)
         results = {}
