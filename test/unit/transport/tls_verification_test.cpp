@@ -2,10 +2,18 @@
 // 127.0.0.1 presenting certificates made by the test.
 #include "transport_fixture.hpp"
 
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
+#include <utility>
+
+#include "tls_context.hpp"
 
 namespace transport_test {
 namespace {
@@ -89,6 +97,77 @@ TEST_F(TlsVerification, SystemStoreFromTheBundleInSslCertFile) {
   t.tls_settings.capath = (dir.path() / "none").string();
   auto out = connect(t);
   ASSERT_TRUE(out.connection) << out.failure.message;
+}
+
+// Every certificate of the PEM files in `dir`, one after another, as a bundle holds them.
+std::string pem_of(const std::filesystem::path& dir) {
+  std::string all;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(entry.path());
+    all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return all;
+}
+
+std::size_t certificates_in_store(const transport::tls_options& options) {
+  X509_STORE* store = SSL_CTX_get_cert_store(transport::shared_tls_context(options)->native_handle());
+  std::size_t n = 0;
+  X509_STORE_lock(store);
+  const auto* objects = X509_STORE_get0_objects(store);
+  for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i)
+    if (X509_OBJECT_get_type(sk_X509_OBJECT_value(objects, i)) == X509_LU_X509) ++n;
+  X509_STORE_unlock(store);
+  return n;
+}
+
+// A bundle in SSL_CERT_FILE is read as a hashed directory is, when a handshake needs a CA: the
+// store holds nothing before the first handshake and afterwards the one CA it used, not the
+// bundle's every certificate (Debian's, here in the middle, has some 140).
+TEST_F(TlsVerification, ABundleIsReadAsHandshakesNeedIt) {
+  websocket_server service(io, tls_service(certs().localhost));
+  temp_dir dir;
+  certs().trusted.write_capath(dir.path() / "trusted");
+  std::string bundle_text = pem_of(certs().other_capath);
+  if (std::ifstream system("/etc/ssl/certs/ca-certificates.crt"); system)
+    bundle_text.append(std::istreambuf_iterator<char>(system), std::istreambuf_iterator<char>());
+  bundle_text += pem_of(dir.path() / "trusted");
+  bundle_text += pem_of(certs().other_capath);
+  const auto bundle = dir.path() / "bundle.pem";
+  std::ofstream(bundle) << bundle_text;
+  std::filesystem::create_directory(dir.path() / "empty");
+  std::filesystem::create_directory(dir.path() / "none");
+  const scoped_env cert_dir("SSL_CERT_DIR", (dir.path() / "empty").c_str());
+  const scoped_env cert_file("SSL_CERT_FILE", bundle.c_str());
+  auto t = service_target(service.port());
+  t.tls_settings.capath = (dir.path() / "none").string();
+  EXPECT_EQ(certificates_in_store(t.tls_settings), 0u);
+  auto out = connect(t);
+  ASSERT_TRUE(out.connection) << out.failure.message;
+  EXPECT_EQ(echo(*out.connection, "one CA read"), "one CA read");
+  EXPECT_EQ(certificates_in_store(t.tls_settings), 1u);
+  auto again = connect(t);
+  ASSERT_TRUE(again.connection) << again.failure.message;
+  EXPECT_EQ(certificates_in_store(t.tls_settings), 1u);
+}
+
+// A bundle without the service's CA does not verify it, and one that is not there is no store.
+TEST_F(TlsVerification, ABundleWithoutTheCaOrNoBundleFails) {
+  websocket_server service(io, tls_service(certs().localhost));
+  temp_dir dir;
+  const auto bundle = dir.path() / "bundle.pem";
+  std::ofstream(bundle) << pem_of(certs().other_capath);
+  std::filesystem::create_directory(dir.path() / "empty");
+  const scoped_env cert_dir("SSL_CERT_DIR", (dir.path() / "empty").c_str());
+  for (const auto& [file, capath] : {std::pair{bundle, dir.path() / "none1"}, std::pair{dir.path() / "absent.pem", dir.path() / "none2"}}) {
+    std::filesystem::create_directory(capath);
+    const scoped_env cert_file("SSL_CERT_FILE", file.c_str());
+    auto t = service_target(service.port());
+    t.tls_settings.capath = capath.string();
+    auto out = connect(t);
+    ASSERT_TRUE(out.finished) << file;
+    EXPECT_FALSE(out.connection) << file;
+    EXPECT_EQ(out.failure.kind, failure_kind::certificate) << file << ": " << out.failure.message;
+  }
 }
 
 // The CA store is read once per process and settings, not on every connect: once a connect has
