@@ -275,6 +275,17 @@ line_stream& this_thread_stream() {
   return s;
 }
 
+// `open` time `middle` level `close`: the prefix of a plain line and of a JSON one.
+void append_time_and_level(std::string& line, std::string_view open, std::string_view middle, level l,
+                           std::string_view close) {
+  char stamp[32];
+  line += open;
+  line.append(stamp, format_timestamp(stamp));
+  line += middle;
+  line += level_name(l);
+  line += close;
+}
+
 // A stream as a fresh one starts: a manipulator one line used (std::hex, a width) must not carry
 // over to the next.
 void reset_format(std::ostream& os) {
@@ -320,16 +331,10 @@ record::~record() {
   thread_local std::string line;
   line.clear();
   switch (current_format.load(std::memory_order_relaxed)) {
-    case format::plain: {
-      char stamp[32];
-      line += '[';
-      line.append(stamp, format_timestamp(stamp));
-      line += "] [";
-      line += level_name(level_);
-      line += "] ";
+    case format::plain:
+      append_time_and_level(line, "[", "] [", level_, "] ");
       line += text;
       break;
-    }
     case format::journal: {
       // journald takes each line as an entry of its own: each gets the priority.
       char prefix[8];  // not "<" + to_string() + ">": GCC 12 reports a false -Wrestrict on that
@@ -342,17 +347,11 @@ record::~record() {
       }
       break;
     }
-    case format::json: {
-      char stamp[32];
-      line += "{\"time\":\"";
-      line.append(stamp, format_timestamp(stamp));
-      line += "\",\"level\":\"";
-      line += level_name(level_);
-      line += "\",\"message\":";
+    case format::json:
+      append_time_and_level(line, "{\"time\":\"", "\",\"level\":\"", level_, "\",\"message\":");
       line += json_string(text);
       line += '}';
       break;
-    }
   }
   line += '\n';
   give_back(std::move(text));

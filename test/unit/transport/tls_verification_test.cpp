@@ -64,6 +64,27 @@ class scoped_env {
   std::optional<std::string> old_;
 };
 
+// The system store as the bundle `bundle` alone: SSL_CERT_FILE names it, SSL_CERT_DIR an empty
+// directory; capath() is an empty directory of its own for --capath, so that the settings get a
+// store of their own (stores are kept per settings for the process).
+class bundle_only {
+ public:
+  bundle_only(const temp_dir& dir, const std::filesystem::path& bundle)
+      : empty_(made(dir.path() / "empty")),
+        none_(made(dir.path() / "none")),
+        cert_dir_("SSL_CERT_DIR", empty_.c_str()),
+        cert_file_("SSL_CERT_FILE", bundle.c_str()) {}
+  [[nodiscard]] std::string capath() const { return none_.string(); }
+
+ private:
+  static std::filesystem::path made(const std::filesystem::path& p) {
+    std::filesystem::create_directories(p);
+    return p;
+  }
+  std::filesystem::path empty_, none_;
+  scoped_env cert_dir_, cert_file_;
+};
+
 // The system store is used as a hashed directory (read lazily) when it is one: the test CA in
 // SSL_CERT_DIR, nothing else named, verifies. Each case names its own empty --capath so that it
 // gets a store of its own (stores are kept per settings for the process).
@@ -88,13 +109,9 @@ TEST_F(TlsVerification, SystemStoreFromTheBundleInSslCertFile) {
   temp_dir dir;
   const auto hashed = dir.path() / "hashed";
   certs().trusted.write_capath(hashed.string());
-  const auto bundle = std::filesystem::directory_iterator(hashed)->path();
-  std::filesystem::create_directory(dir.path() / "empty");
-  std::filesystem::create_directory(dir.path() / "none");
-  const scoped_env cert_dir("SSL_CERT_DIR", (dir.path() / "empty").c_str());
-  const scoped_env cert_file("SSL_CERT_FILE", bundle.c_str());
+  const bundle_only store(dir, std::filesystem::directory_iterator(hashed)->path());
   auto t = service_target(service.port());
-  t.tls_settings.capath = (dir.path() / "none").string();
+  t.tls_settings.capath = store.capath();
   auto out = connect(t);
   ASSERT_TRUE(out.connection) << out.failure.message;
 }
@@ -132,14 +149,10 @@ TEST_F(TlsVerification, ABundleIsReadAsHandshakesNeedIt) {
     bundle_text.append(std::istreambuf_iterator<char>(system), std::istreambuf_iterator<char>());
   bundle_text += pem_of(dir.path() / "trusted");
   bundle_text += pem_of(certs().other_capath);
-  const auto bundle = dir.path() / "bundle.pem";
-  std::ofstream(bundle) << bundle_text;
-  std::filesystem::create_directory(dir.path() / "empty");
-  std::filesystem::create_directory(dir.path() / "none");
-  const scoped_env cert_dir("SSL_CERT_DIR", (dir.path() / "empty").c_str());
-  const scoped_env cert_file("SSL_CERT_FILE", bundle.c_str());
+  std::ofstream(dir.path() / "bundle.pem") << bundle_text;
+  const bundle_only store(dir, dir.path() / "bundle.pem");
   auto t = service_target(service.port());
-  t.tls_settings.capath = (dir.path() / "none").string();
+  t.tls_settings.capath = store.capath();
   EXPECT_EQ(certificates_in_store(t.tls_settings), 0u);
   auto out = connect(t);
   ASSERT_TRUE(out.connection) << out.failure.message;
