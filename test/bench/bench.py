@@ -9,12 +9,18 @@ proxy's idle RSS, its peak RSS (the largest VmRSS sampled while data moves; also
 lifetime high-water mark VmHWM, which includes start-up), shared libraries loaded and CPU seconds
 per GiB relayed, and tunnel-service's CPU per GiB. Usage:
     python3 test/bench/bench.py [--mib 512] [--rtt-count 2000] [--connections 300] [--reference PATH] [--rounds N]
+                                [--pass-times]
+With --pass-times, each proxy's own share of a round trip is timed too, apart from the rest (the
+kernel's hand-overs between the five processes, tunnel-service, the client and the application):
+pass_clock.c, compiled with cc and preloaded into both proxies, notes when each small message
+arrives in a proxy and when the proxy sends it on.
 With --rounds N (and a reference) the unnamed pairs run N times, ours and the reference alternately,
 and the ratios are given per round and as medians: on a shared VM one run's CPU and timing figures
 can move by a third. Each pair's line says how much of the machine's time the hypervisor took
 (steal) while it ran. Figures only: nothing here passes or fails.
 """
 import argparse
+import bisect
 import os
 import select
 import socket
@@ -111,19 +117,84 @@ def download(port, total):
 
 
 def rtt(port, count, timeout=30):
+    """(p50, p99) of `count` 1-byte round trips, in microseconds."""
+    samples = sorted(t1 - t0 for t0, t1 in rtt_windows(port, count, timeout))
+    return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
+
+
+def rtt_windows(port, count, timeout=30):
+    """`count` round trips, each as (sent, answered) in microseconds of CLOCK_MONOTONIC (the clock
+    pass_clock.c reads)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.sendall(b"E")
-    samples = []
+    windows = []
     for _ in range(count):
-        t0 = time.perf_counter()
+        t0 = time.monotonic()
         s.sendall(b"x")
         if s.recv(1) != b"x":
-            raise RuntimeError(f"the round-trip connection was closed after {len(samples)} round trips")
-        samples.append((time.perf_counter() - t0) * 1e6)
+            raise RuntimeError(f"the round-trip connection was closed after {len(windows)} round trips")
+        windows.append((t0 * 1e6, time.monotonic() * 1e6))
     s.close()
-    samples.sort()
-    return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
+    return windows
+
+
+def build_pass_clock(directory):
+    """pass_clock.c as a shared library in `directory`; its path, or None and why not."""
+    library = os.path.join(directory, "pass_clock.so")
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pass_clock.c")
+    try:
+        r = subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", library, source, "-ldl"], capture_output=True,
+                           text=True, timeout=120)
+    except OSError as e:
+        return None, f"cannot run cc: {e}"
+    return (library, None) if r.returncode == 0 else (None, r.stderr.strip().splitlines()[-1:])
+
+
+def own_share(b, app, a, library, binary=None):
+    """Round trips through a pair with pass_clock preloaded: per round trip, the time inside the
+    two proxies (its four passes) and outside them. Prints and returns the percentiles (µs) of
+    both and of the whole round trip."""
+    clock_dir = tempfile.mkdtemp(prefix="lp-pass-clock-", dir=b.dir)
+    port = harness.free_port()
+    first = len(b.procs)
+    src, dst, ports = b.start_pair(str(app.port), str(port), [],
+                                   settings={"tunneling": {"proxy": {"websocket": {"ping_period_ms": 20000}}}},
+                                   verbose="4", src_binary=binary, dst_binary=binary,
+                                   env={"LD_PRELOAD": library, "PASS_CLOCK_DIR": clock_dir})
+    windows = rtt_windows(ports[0], a.rtt_count)
+    pids = (src.pid, dst.pid)
+    for p in b.procs[first:]:
+        p.stop()
+    del b.procs[first:]
+    passes = []
+    for pid in pids:
+        path = os.path.join(clock_dir, f"{pid}.passes")
+        if os.path.exists(path):
+            with open(path) as f:
+                passes += [tuple(float(v) for v in line.split()) for line in f]
+    passes.sort()
+    arrivals = [p[0] for p in passes]
+    own, rest = [], []
+    for t0, t1 in windows:
+        i = bisect.bisect_left(arrivals, t0)
+        inside = 0.0
+        while i < len(passes) and passes[i][0] < t1:
+            if passes[i][1] <= t1:
+                inside += passes[i][1] - passes[i][0]
+            i += 1
+        own.append(inside)
+        rest.append(t1 - t0 - inside)
+    own.sort()
+    rest.sort()
+    q = lambda xs, f: xs[min(len(xs) - 1, int(len(xs) * f))]  # noqa: E731
+    whole = sorted(t1 - t0 for t0, t1 in windows)
+    r = {"own50": q(own, 0.5), "own99": q(own, 0.99), "rest50": q(rest, 0.5), "rest99": q(rest, 0.99),
+         "rtt50": q(whole, 0.5), "rtt99": q(whole, 0.99)}
+    who = f"reference {binary}" if binary else "localproxy"
+    print(f"{who}: round trip p50 {r['rtt50']:.0f} us p99 {r['rtt99']:.0f} us; inside the two proxies p50 "
+          f"{r['own50']:.0f} us p99 {r['own99']:.0f} us; outside them p50 {r['rest50']:.0f} us p99 {r['rest99']:.0f} us")
+    return r
 
 
 # A reader in its own process (no GIL shared with the round trips): connects, asks for the endless
@@ -347,6 +418,8 @@ def main():
                          "$LOCALPROXY_PEER_SOURCE)")
     ap.add_argument("--rounds", type=int, default=1,
                     help="with a reference: run the unnamed pairs this many times, alternately, and give medians")
+    ap.add_argument("--pass-times", action="store_true",
+                    help="also time each round trip's part inside the proxies (pass_clock.c, preloaded)")
     a = ap.parse_args()
     if a.rounds < 1:
         ap.error("--rounds must be at least 1")
@@ -384,6 +457,19 @@ def main():
                           for k in rounds[0]}
                 median["steal"] = max(r["steal"] for r in rounds)
                 print(ratio_line(median))
+        if a.pass_times:
+            print(f"## a round trip inside the proxies and outside them, {a.rtt_count} round trips, "
+                  "tunnel without services")
+            library, why = build_pass_clock(b.dir)
+            if library is None:
+                print(f"not measured: {why}")
+            else:
+                mine = own_share(b, app, a, library)
+                if a.reference:
+                    theirs = own_share(b, app, a, library, a.reference)
+                    print(f"ours / reference: inside the proxies p50 {mine['own50'] / theirs['own50']:.2f} "
+                          f"p99 {mine['own99'] / theirs['own99']:.2f}; outside ours p99 {mine['rest99']:.0f} us, "
+                          f"the reference's whole round trip p50 {theirs['rtt50']:.0f} us")
         print(f"## through a link capped at {LINK_RATE >> 20} MiB/s (tunnel-service --bandwidth {LINK_RATE} "
               f"--receive-buffer {LINK_BUFFER}): {LINK_COUNT} round trips beside a saturating download, "
               "tunnel without services")

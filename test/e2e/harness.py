@@ -390,17 +390,18 @@ class Harness(unittest.TestCase):
         return p
 
     def start_pair(self, services_dst, services_src, tunnel_services, settings=None, src_extra=(), dst_extra=(),
-                   verbose="5", src_binary=None, dst_binary=None, wait_source=True):
+                   verbose="5", src_binary=None, dst_binary=None, wait_source=True, env=None):
         """Opens a tunnel and starts a destination then a source; returns (src, dst, [listening ports]).
         src_binary/dst_binary: an outside localproxy for that end (see peer_binary). wait_source
-        False: do not wait for the source to listen (for a source that is expected to fail)."""
+        False: do not wait for the source to listen (for a source that is expected to fail). env:
+        more environment for both proxies."""
         t = self.open_tunnel(tunnel_services)
         self.tunnel = t
         dst = self.start_proxy("destination", ["-d", services_dst], t["destinationAccessToken"], settings, dst_extra,
-                               verbose, binary=dst_binary)
+                               verbose, env=env, binary=dst_binary)
         self.wait_connected(dst)
         src = self.start_proxy("source", ["-s", services_src], t["sourceAccessToken"], settings, src_extra, verbose,
-                               binary=src_binary)
+                               env=env, binary=src_binary)
         ports = self.wait_listening(src, len(tunnel_services) or 1) if wait_source else []
         return src, dst, ports
 
