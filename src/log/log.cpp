@@ -270,6 +270,10 @@ struct line_stream {
   bool busy = false;
 };
 
+// What a thread keeps of the buffers of its longest line: a rare long one (a trace of a large
+// frame) is not held for the life of the process.
+constexpr std::size_t kept_line_bytes = 4096;
+
 line_stream& this_thread_stream() {
   thread_local line_stream s;
   return s;
@@ -316,6 +320,7 @@ record::~record() {
   const auto give_back = [&](std::string storage) {
     if (!shared) return;
     storage.clear();
+    if (storage.capacity() > kept_line_bytes) storage.shrink_to_fit();
     os_->str(std::move(storage));
     this_thread_stream().busy = false;
   };
@@ -359,6 +364,7 @@ record::~record() {
   // stream (and its locale) for every record.
   rec.attribute_values().insert(message_name, bl::attributes::make_attribute_value(line));
   logger.push_record(std::move(rec));
+  if (line.capacity() > kept_line_bytes) std::string().swap(line);
 }
 
 }  // namespace localproxy::log

@@ -209,3 +209,15 @@ TEST_F(LogFormat, TheTimeOfDayFollowsTheClock) {
   ASSERT_NE(strptime(second.substr(0, 19).c_str(), "%Y-%m-%dT%H:%M:%S", &tm), nullptr);
   EXPECT_LE(std::abs(timegm(&tm) - std::time(nullptr)), 2) << second;
 }
+
+TEST_F(LogFormat, ALongLineAndTheLinesAfterItComeOutWhole) {
+  // The thread gives back the buffers of a line longer than it keeps (log.cpp): the next lines
+  // are composed in fresh ones.
+  clog_capture cap;
+  lg::init(4, lg::format::journal);
+  const std::string long_text(100000, 'a');
+  LP_LOG(info) << long_text;
+  LP_LOG(info) << "short " << 1;
+  LP_LOG(info) << "short " << 2;
+  EXPECT_EQ(cap.text(), "<6>" + long_text + "\n<6>short 1\n<6>short 2\n");
+}
