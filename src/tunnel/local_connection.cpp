@@ -80,11 +80,22 @@ asio::awaitable<bool> local_connection::make_room(frame_slot& slot) {
       }
       if (size == min_read) break;
     }
+    // A reader waiting for room holds no idle buffer: the other slot's goes back first (were
+    // every connection to keep one while waiting for another, none would ever be released).
+    bool released = false;
+    for (auto& s : slots_)
+      if (&s != &slot && !s.busy && s.capacity > 0) {
+        release_slot(s);
+        released = true;
+      }
+    if (released) continue;
     if (!logged) {
       LP_LOG(debug) << "Reads from " << describe_connection(ref_) << " wait: the buffers of all connections are full";
       logged = true;
     }
+    awaiting_budget_ = true;
     co_await limits_.budget->wait_for_release();
+    awaiting_budget_ = false;
   }
 }
 
@@ -115,24 +126,39 @@ bool local_connection::slots_idle() const noexcept {
 asio::awaitable<void> local_connection::read_loop(std::shared_ptr<local_connection> self) {
   const std::size_t header = protocol::data_header_max;
   bool half_closed = false;
-  bool first_read = true;
   for (;;) {
     frame_slot* slot = free_slot();
     while (!slot && !discards_outbound()) {
       co_await slot_freed_.wait();
       slot = free_slot();
     }
-    if (discards_outbound() || !co_await make_room(*slot)) break;
+    if (discards_outbound()) break;
     reading_ = slot;
-    const auto into = asio::buffer(slot->buffer.get() + header, read_size_);
-    // The first bytes, when they came with the connection (a client that writes at once), are
-    // read in this event-loop turn, before the writer takes the connection's start: both leave in
-    // one message. Later reads wait as usual.
+    // What is there is read in this event-loop turn (the first bytes of a client that writes at
+    // once leave with the connection's start, in one message); only when nothing is does the
+    // reader wait, and then for readiness, not on a buffer.
     boost::system::error_code ec;
-    std::size_t n = first_read ? stream_.read_now(into, ec) : 0;
-    if (!first_read || ec == asio::error::would_block || ec == asio::error::try_again)
-      std::tie(ec, n) = co_await stream_.async_read_some(into, asio::as_tuple(asio::use_awaitable));
-    first_read = false;
+    std::size_t n = 0;
+    for (;;) {
+      if (!co_await make_room(*slot)) {
+        ec = asio::error::operation_aborted;
+        break;
+      }
+      n = stream_.read_now(asio::buffer(slot->buffer.get() + header, read_size_), ec);
+      if (ec != asio::error::would_block && ec != asio::error::try_again) break;
+      // An interactive connection waits holding no buffer (hundreds of idle connections cost no
+      // payload memory); one in the middle of a transfer keeps its buffers for the next read
+      // until it has been quiet for idle_release.
+      if (read_size_ == min_read)
+        for (auto& s : slots_)
+          if (!s.busy) release_slot(s);
+      awaiting_data_ = true;
+      waiting_since_ = clock::now();
+      release_when_idle();
+      std::tie(ec) = co_await stream_.async_wait_readable(asio::as_tuple(asio::use_awaitable));
+      awaiting_data_ = false;
+      if (ec || discards_outbound()) break;
+    }
     reading_ = nullptr;
     if (ec || n == 0 || discards_outbound()) {
       half_closed = ec == asio::error::eof || (!ec && n == 0);
@@ -182,22 +208,30 @@ void local_connection::written(std::size_t n) {
 }
 
 void local_connection::release_when_idle() {
-  // Storage is kept from one message to the next of a transfer; an idle connection holds none.
-  // One timer per connection, armed once per idle_release at most, not one per drained queue.
-  drained_at_ = clock::now();
-  if (idle_timer_armed_ || queue_.capacity() + writing_.capacity() == 0) return;
+  // Storage is kept from one message to the next of a transfer; a connection quiet for
+  // idle_release holds none: its queue's once drained, its read buffers once the reader waits.
+  // One timer per connection, armed once per idle_release at most, not once per message.
+  const bool queue_held = pending_bytes() == 0 && queue_.capacity() + writing_.capacity() > 0;
+  const bool slots_held =
+      awaiting_data_ && std::any_of(slots_.begin(), slots_.end(), [](const frame_slot& s) { return !s.busy && s.capacity > 0; });
+  if (idle_timer_armed_ || closed_ || (!queue_held && !slots_held)) return;
   idle_timer_armed_ = true;
-  idle_timer_.expires_at(drained_at_ + idle_release);
+  idle_timer_.expires_at(std::min(queue_held ? drained_at_ : clock::time_point::max() - idle_release,
+                                  slots_held ? waiting_since_ : clock::time_point::max() - idle_release) +
+                         idle_release);
   idle_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     self->idle_timer_armed_ = false;
-    if (ec || self->closed_ || self->pending_bytes() > 0) return;
-    if (clock::now() < self->drained_at_ + idle_release) {
-      self->release_when_idle();  // it moved meanwhile: wait for a whole idle period
-      return;
+    if (ec || self->closed_) return;
+    const auto now = clock::now();
+    if (self->pending_bytes() == 0 && now >= self->drained_at_ + idle_release) {
+      std::vector<std::uint8_t>().swap(self->writing_);
+      std::vector<std::uint8_t>().swap(self->queue_);
+      self->recharge_queue();
     }
-    std::vector<std::uint8_t>().swap(self->writing_);
-    std::vector<std::uint8_t>().swap(self->queue_);
-    self->recharge_queue();
+    if (self->awaiting_data_ && now >= self->waiting_since_ + idle_release)
+      for (auto& s : self->slots_)
+        if (!s.busy) self->release_slot(s);
+    self->release_when_idle();  // what moved meanwhile: a whole idle period from then
   });
 }
 
@@ -223,7 +257,10 @@ asio::awaitable<void> local_connection::write_loop(std::shared_ptr<local_connect
     }
     writing_.clear();
     written_ = 0;
-    if (queue_.empty()) release_when_idle();
+    if (queue_.empty()) {
+      drained_at_ = clock::now();
+      release_when_idle();
+    }
   }
   if (!closed_) {
     // Half-close first so the application sees a clean end of stream after the last byte.
@@ -289,9 +326,11 @@ void local_connection::abort() noexcept {
 void local_connection::frame_done(frame_slot& slot) {
   slot.busy = false;
   slot.frame = {};
-  // A slot bigger than the reads now need, while the reader waits on the other one, or of a
-  // connection that is over, goes back to the budget.
-  if (discards_outbound() || (reading_ && reading_ != &slot && slot.capacity > protocol::data_header_max + read_size_))
+  // A slot bigger than the reads now need, while the reader waits on the other one, one of a
+  // reader waiting for room or of an interactive connection waiting for its application, or one
+  // of a connection that is over, goes back to the budget.
+  if (discards_outbound() || awaiting_budget_ || (awaiting_data_ && read_size_ == min_read) ||
+      (reading_ && reading_ != &slot && slot.capacity > protocol::data_header_max + read_size_))
     release_slot(slot);
   slot_freed_.notify();
 }

@@ -68,9 +68,10 @@ local_stream& local_stream::operator=(local_stream&& other) noexcept {
 
 void local_stream::make_non_blocking() noexcept {
   boost::system::error_code ignored;
-  if (stdio_)
-    stdio_->out.non_blocking(true, ignored);  // given back to the process as it was found
-  else
+  if (stdio_) {  // both given back to the process as they were found
+    stdio_->in.non_blocking(true, ignored);
+    stdio_->out.non_blocking(true, ignored);
+  } else
     socket_.non_blocking(true, ignored);
 }
 

@@ -94,7 +94,8 @@ class local_connection : public std::enable_shared_from_this<local_connection> {
   void recharge_queue() noexcept;
   // Books n bytes written to the application.
   void written(std::size_t n);
-  // The queue ran empty: its storage goes back to the budget after idle_release without traffic.
+  // Storage a quiet connection holds (a drained queue's, a waiting reader's buffers) goes back
+  // to the budget after idle_release without traffic.
   void release_when_idle();
 
   local_stream stream_;
@@ -119,7 +120,10 @@ class local_connection : public std::enable_shared_from_this<local_connection> {
   async_event queue_changed_;
   boost::asio::steady_timer idle_timer_;
   bool idle_timer_armed_ = false;
-  clock::time_point drained_at_;
+  clock::time_point drained_at_;     // the queue ran empty
+  clock::time_point waiting_since_;  // the reader began waiting for the application
+  bool awaiting_data_ = false;       // the reader waits for the application to send
+  bool awaiting_budget_ = false;     // the reader waits for room in the memory budget
   async_event progress_;
   clock::time_point last_progress_ = clock::now();
 

@@ -31,6 +31,15 @@ class local_stream {
     if (stdio_) return stdio_->in.async_read_some(buffers, std::forward<Token>(token));
     return socket_.async_read_some(buffers, std::forward<Token>(token));
   }
+  // Waits until a read would not block (data, the end of the stream or an error), reading nothing:
+  // a connection waiting for its application holds no buffer. Call only after a read returned
+  // would_block (the reactor is edge-triggered: readiness seen before the wait began is not
+  // reported again).
+  template <class Token>
+  auto async_wait_readable(Token&& token) {
+    if (stdio_) return stdio_->in.async_wait(boost::asio::posix::descriptor_base::wait_read, std::forward<Token>(token));
+    return socket_.async_wait(socket_type::wait_read, std::forward<Token>(token));
+  }
   template <class Buffers, class Token>
   auto async_write_some(const Buffers& buffers, Token&& token) {
     if (stdio_) return stdio_->out.async_write_some(buffers, std::forward<Token>(token));
