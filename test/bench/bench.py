@@ -7,7 +7,8 @@ stream on the same tunnel; connect + first byte p50, back to back and one connec
 and connections set up per second; each
 proxy's idle RSS, its peak RSS (the largest VmRSS sampled while data moves; also the kernel's
 lifetime high-water mark VmHWM, which includes start-up), shared libraries loaded and CPU seconds
-per GiB relayed, and tunnel-service's CPU per GiB. Usage:
+per GiB relayed, and tunnel-service's CPU per GiB; then 100 connections at once, each echoing
+2 MiB: whether every echo came back whole, and each proxy's peak RSS under that load. Usage:
     python3 test/bench/bench.py [--mib 512] [--rtt-count 2000] [--connections 300] [--reference PATH] [--rounds N]
                                 [--pass-times]
 With --pass-times, each proxy's own share of a round trip is timed too, apart from the rest (the
@@ -367,6 +368,87 @@ def through_tunnel(b, app, a, total, named, binary=None):
             "hwm": max(src.hwm_kib, dst.hwm_kib) / 1024, "steal": steal}
 
 
+AT_ONCE_COUNT = 100  # within tcp.max_active_connections' default (128), ours and the reference's
+AT_ONCE_MIB = 2
+
+
+def echo_at_once(port, count, size, timeout=120):
+    """`count` connections opened together, each echoing `size` bytes (sent while the echo is read),
+    all on one selector. Returns (seconds, connections whose echo came back whole)."""
+    import selectors
+    block = os.urandom(1 << 19) * 2  # a stream's byte k is block[(start + k) % 2**19]
+    sel = selectors.DefaultSelector()
+    conns = []
+    for i in range(count):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"E")
+        s.setblocking(False)
+        c = {"s": s, "start": (i * 7919) % (1 << 19), "sent": 0, "got": 0, "ok": True}
+        conns.append(c)
+        sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE, c)
+    t0 = time.monotonic()
+    left = count
+    while left and time.monotonic() - t0 < timeout:
+        for key, events in sel.select(1):
+            c = key.data
+            if events & selectors.EVENT_WRITE and c["sent"] < size:
+                at = (c["start"] + c["sent"]) % (1 << 19)
+                try:
+                    c["sent"] += c["s"].send(block[at:at + min(CHUNK, size - c["sent"])])
+                except BlockingIOError:
+                    pass
+                if c["sent"] >= size:
+                    sel.modify(c["s"], selectors.EVENT_READ, c)
+            if events & selectors.EVENT_READ:
+                try:
+                    data = c["s"].recv(1 << 18)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                at = (c["start"] + c["got"]) % (1 << 19)
+                if not data or data != block[at:at + len(data)]:
+                    c["ok"] = False
+                c["got"] += len(data)
+                if not data or c["got"] >= size:
+                    sel.unregister(c["s"])
+                    c["s"].close()
+                    left -= 1
+    elapsed = time.monotonic() - t0
+    for c in conns:
+        c["s"].close()
+    return elapsed, sum(1 for c in conns if c["ok"] and c["got"] == size)
+
+
+def many_at_once(b, app, binary=None):
+    """AT_ONCE_COUNT connections at once on an unnamed pair, each echoing AT_ONCE_MIB: whether all
+    came back whole, the aggregate rate, and each proxy's peak memory under that load."""
+    port = harness.free_port()
+    first = len(b.procs)
+    src, dst, ports = b.start_pair(str(app.port), str(port), [], verbose="4", src_binary=binary, dst_binary=binary)
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            src.sample_rss()
+            dst.sample_rss()
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    size = AT_ONCE_MIB << 20
+    elapsed, whole = echo_at_once(ports[0], AT_ONCE_COUNT, size)
+    stop.set()
+    sampler.join()
+    who = f"reference {binary}" if binary else "localproxy"
+    print(f"{who}: {whole} of {AT_ONCE_COUNT} echoes whole, {AT_ONCE_COUNT * AT_ONCE_MIB / elapsed:.0f} MiB/s each way; "
+          + ", ".join(f"{p.name} peak RSS {p.peak_rss_kib / 1024:.1f} MiB (anonymous {p.peak_anon_kib / 1024:.1f} MiB; "
+                      f"VmHWM {p.hwm_kib / 1024:.1f} MiB)" for p in (src, dst)))
+    for p in b.procs[first:]:
+        p.stop()
+    del b.procs[first:]
+
+
 def beside_capped_link(a, app, binary=None):
     """Round trips beside a saturating download on a tunnel whose link is slower than the
     applications (LINK_RATE): where the backlog waits, and so how long an interactive byte waits
@@ -470,6 +552,10 @@ def main():
                     print(f"ours / reference: inside the proxies p50 {mine['own50'] / theirs['own50']:.2f} "
                           f"p99 {mine['own99'] / theirs['own99']:.2f}; outside ours p99 {mine['rest99']:.0f} us, "
                           f"the reference's whole round trip p50 {theirs['rtt50']:.0f} us")
+        print(f"## {AT_ONCE_COUNT} connections at once, each echoing {AT_ONCE_MIB} MiB, tunnel without services")
+        many_at_once(b, app)
+        if a.reference:
+            many_at_once(b, app, a.reference)
         print(f"## through a link capped at {LINK_RATE >> 20} MiB/s (tunnel-service --bandwidth {LINK_RATE} "
               f"--receive-buffer {LINK_BUFFER}): {LINK_COUNT} round trips beside a saturating download, "
               "tunnel without services")
