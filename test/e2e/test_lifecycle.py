@@ -351,6 +351,39 @@ class Memory(Harness):
             # slack, which grows under load. Without the budget this load grew them by 19 and 26 MiB.
             self.assertLess(grown, budget_mib * 1024 + 6 * 1024, f"{p.name} grew by {grown} KiB")
 
+    def test_300_idle_connections_hold_no_read_buffers(self):
+        # Each connection sent a byte and got it back, then waits: neither proxy may keep a read
+        # buffer for it (4 KiB at least) while it does. What is left per connection is its
+        # bookkeeping (4-6 KiB with the allocator's share); with a buffer kept for each of
+        # its two frame slots it was 12 KiB.
+        echo = self.echo_server()
+        tcp = {"max_active_connections": 400}
+        src, dst, ports = self.start_pair(str(echo.port), str(free_port()), [],
+                                          settings={"tunneling": {"proxy": {"tcp": tcp}}})
+        self.assertEqual(echo_roundtrip(ports[0], b"warm up"), b"warm up")
+        time.sleep(0.5)
+        idle = {}
+        for p in (src, dst):
+            p.sample_rss()
+            idle[p.name] = p.peak_anon_kib
+        clients = []
+        try:
+            for _ in range(300):
+                c = socket.create_connection(("127.0.0.1", ports[0]), timeout=20)
+                c.sendall(b"x")
+                clients.append(c)
+            for c in clients:
+                self.assertEqual(c.recv(1), b"x")
+            for p in (src, dst):
+                p.sample_rss()
+            for p in (src, dst):
+                grown = p.peak_anon_kib - idle[p.name]
+                print(f"{p.name}: anonymous memory {idle[p.name]} KiB, with 300 idle connections {p.peak_anon_kib} KiB")
+                self.assertLess(grown, 300 * 8, f"{p.name} grew by {grown} KiB for 300 idle connections")
+        finally:
+            for c in clients:
+                c.close()
+
     def test_many_transfers_at_once_in_the_smallest_budget_all_complete(self):
         # 64 connections each send 1 MiB and read its echo, all at once, through proxies whose
         # budget (tcp.total_buffer_size at its minimum, 256 KiB) holds far less than two read
