@@ -16,6 +16,13 @@ if(LOCALPROXY_WERROR)
 endif()
 target_link_options(localproxy_flags INTERFACE -Wl,-z,relro,-z,now)
 
+# Code layout: every function in a section of its own, so that the localproxy link can place the
+# functions a running tunnel executes together (cmake/hot-text.ld, see src/CMakeLists.txt).
+option(LOCALPROXY_HOT_TEXT "Link the functions a running tunnel executes together (cmake/hot-text.ld)" ON)
+if(LOCALPROXY_HOT_TEXT)
+  add_compile_options(-ffunction-sections)
+endif()
+
 # Sanitizer and fuzzing builds. Both apply to every target (generated protobuf code and the
 # compiled Boost parts included), so they are directory-wide options rather than localproxy_flags.
 set(LOCALPROXY_SANITIZE "" CACHE STRING

@@ -1,7 +1,9 @@
 """Resets, reconnects, closes, rejections, signals, bounded memory, secrets."""
 import os
+import re
 import signal
 import socket
+import subprocess
 import threading
 import time
 import unittest
@@ -350,6 +352,21 @@ class Memory(Harness):
             # each when idle: sockets, coroutine frames, a small read buffer) and the allocator's
             # slack, which grows under load. Without the budget this load grew them by 19 and 26 MiB.
             self.assertLess(grown, budget_mib * 1024 + 6 * 1024, f"{p.name} grew by {grown} KiB")
+
+    def test_the_code_a_tunnel_runs_is_linked_together(self):
+        # cmake/hot-text.ld (LOCALPROXY_HOT_TEXT, on by default) puts the functions a running
+        # tunnel executes in one section before the rest of the code; the data path's own are in it.
+        sections = subprocess.run(["readelf", "-SW", LOCALPROXY], capture_output=True, text=True, check=True).stdout
+        hot = re.search(r"\.text\.hot_path\s+PROGBITS\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)", sections)
+        self.assertIsNotNone(hot, "no .text.hot_path section: built without cmake/hot-text.ld")
+        begin, size = int(hot.group(1), 16), int(hot.group(2), 16)
+        self.assertGreater(size, 100 * 1024)
+        symbols = subprocess.run(["nm", "-C", LOCALPROXY], capture_output=True, text=True, check=True).stdout
+        for function in ("localproxy::tunnel::local_connection::deliver(", "localproxy::tunnel::outbox::push_frame(",
+                         "localproxy::protocol::parse_message("):
+            line = next((l for l in symbols.splitlines() if function in l and "[clone" not in l), None)
+            self.assertIsNotNone(line, function)
+            self.assertTrue(begin <= int(line.split()[0], 16) < begin + size, f"{function} is not in .text.hot_path")
 
     def test_300_idle_connections_hold_no_read_buffers(self):
         # Each connection sent a byte and got it back, then waits: neither proxy may keep a read

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Writes cmake/hot-text.ld: the functions of localproxy that a running tunnel executes, which the
+link places together at the start of the program's code.
+
+Why: the kernel maps code 64 KiB around each page a fault touches. Scattered through 5 MB of
+code, the 400 KB or so a tunnel runs on once start-up is over touched 40 such blocks, so a proxy
+moving data kept about 2 MiB of its own program resident; placed together they take 7.
+
+How: both proxies of an unnamed pair run under valgrind's callgrind, with instrumentation
+switched on once the tunnel is up (start-up code is released after start-up anyway, see README).
+They carry the benchmark's kinds of traffic, smaller: bulk both ways, round trips, connections
+back to back, 20 at once, 50 held idle. Every function of the localproxy binary either of them
+executed is listed. Run after a build (needs valgrind), then rebuild:
+    python3 test/bench/hot_text.py [--out cmake/hot-text.ld]
+A function missing from the list (new code) still works; it only sits outside the hot block.
+"""
+import argparse
+import glob
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import bench  # noqa: E402
+import harness  # noqa: E402
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.$]*")  # a symbol (callgrind gives an address when it has none)
+
+
+def wrapper(directory, side):
+    """A script that runs localproxy under callgrind, instrumentation off until switched on."""
+    path = os.path.join(directory, f"callgrind-{side}.sh")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n"
+                f"exec valgrind --tool=callgrind --demangle=no --instr-atstart=no --dump-instr=no "
+                f"--callgrind-out-file={directory}/callgrind.{side}.%p {harness.LOCALPROXY} \"$@\"\n")
+    os.chmod(path, 0o755)
+    return path
+
+
+def executed(path, binary):
+    """Names of the functions of `binary` that have a cost in callgrind output `path`."""
+    objects, functions, names = {}, {}, set()
+    current_object, current = None, None
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = re.match(r"^(c?ob|c?fn)=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
+            if m:
+                kind, index, name = m.groups()
+                table = objects if kind.endswith("ob") else functions
+                if name:
+                    table[index] = name
+                if kind == "ob":
+                    current_object = objects.get(index)
+                elif kind == "fn":
+                    current = functions.get(index) if current_object == binary else None
+                continue
+            if current and line[:1].isdigit():
+                names.add(re.sub(r"'\d+$", "", current))  # callgrind marks recursion levels 'N
+    return names
+
+
+def workload(port):
+    bench.upload(port, 32 << 20)
+    bench.download(port, 32 << 20)
+    bench.rtt(port, 300, timeout=120)
+    bench.connections_per_second(port, 50)
+    bench.echo_at_once(port, 20, 1 << 20)
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(50)]
+    for s in idle:
+        s.sendall(b"E.")
+    for s in idle:
+        s.settimeout(60)
+        s.recv(1)
+    time.sleep(1.5)  # long enough for the idle releases
+    for s in idle:
+        s.close()
+    bench.rtt(port, 100, timeout=120)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=os.path.join(ROOT, "cmake", "hot-text.ld"))
+    a = ap.parse_args()
+    b = bench.Bench()
+    b.setUp()
+    try:
+        b.start_service()
+        app = bench.bench_app(32 << 20)
+        port = harness.free_port()
+        src, dst, ports = b.start_pair(str(app.port), str(port), [], verbose="4",
+                                       src_binary=wrapper(b.dir, "source"), dst_binary=wrapper(b.dir, "destination"))
+        for p in (src, dst):
+            subprocess.run(["callgrind_control", "--instr=on", str(p.pid)], check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        workload(ports[0])
+        for p in (src, dst):  # callgrind writes its profile as the proxy exits
+            p.signal(signal.SIGTERM)
+        for p in (src, dst):
+            p.p.wait(timeout=120)
+        names = set()
+        for path in glob.glob(os.path.join(b.dir, "callgrind.*")):
+            names |= executed(path, os.path.realpath(harness.LOCALPROXY))
+        app.close()
+    finally:
+        b.tearDown()
+    names = sorted(n for n in names if NAME.fullmatch(n) and not n.startswith("0x"))
+    if len(names) < 100:
+        sys.exit(f"hot_text: only {len(names)} functions seen; is valgrind installed and the build current?")
+    with open(a.out, "w") as f:
+        f.write("/* Generated by test/bench/hot_text.py (see there): the functions of localproxy a running\n"
+                "   tunnel executes, placed together before the rest of the code. Linked only into localproxy;\n"
+                "   a name not found (code changed since) is skipped by the linker. */\n"
+                "SECTIONS\n{\n  .text.hot_path :\n  {\n")
+        for n in names:
+            f.write(f"    *(.text.{n})\n")
+        f.write("  }\n}\nINSERT BEFORE .text;\n")
+    print(f"hot_text: {len(names)} functions written to {a.out}")
+
+
+if __name__ == "__main__":
+    main()
