@@ -22,9 +22,11 @@ class reader {
   explicit reader(std::span<const std::uint8_t> b) : p_(b.data()), end_(b.data() + b.size()) {}
   [[nodiscard]] bool done() const { return p_ == end_; }
 
-  bool read_varint(std::uint64_t& v) {
+  // A varint of at most max_bytes bytes (10 hold any 64-bit value; a field's key, a 32-bit tag,
+  // takes at most 5, and protobuf refuses a longer one even when its value is small).
+  bool read_varint(std::uint64_t& v, int max_bytes = 10) {
     v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
+    for (int shift = 0; shift < 7 * max_bytes; shift += 7) {
       if (p_ == end_) return false;
       const std::uint8_t byte = *p_++;
       v |= std::uint64_t{byte & 0x7Fu} << shift;
@@ -121,7 +123,7 @@ decode_error parse_message(std::span<const std::uint8_t> body, const frame_limit
   reader in(body);
   while (!in.done()) {
     std::uint64_t key = 0;
-    if (!in.read_varint(key) || key > 0xFFFFFFFFu || (key >> 3) == 0) return decode_error::unparseable;
+    if (!in.read_varint(key, 5) || key > 0xFFFFFFFFu || (key >> 3) == 0) return decode_error::unparseable;
     const auto number = static_cast<std::uint32_t>(key >> 3);
     const auto wire_type = static_cast<std::uint32_t>(key & 7u);
     const bool known = number >= f_type && number <= f_connection_id;

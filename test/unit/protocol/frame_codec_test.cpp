@@ -232,6 +232,20 @@ TEST(FrameDecoder, UnknownFieldsSkippedWrongWireTypeRejected) {
   EXPECT_EQ(err, lp::decode_error::unparseable);
 }
 
+TEST(FrameDecoder, AKeyLongerThanFiveBytesIsRefusedAsProtobufRefusesIt) {
+  // Field 1 (type) as a key padded to 5 bytes is read; padded to 6 (found by fuzz_frame_decoder:
+  // protobuf-lite refuses it), it is not.
+  lp::frame_decoder d;
+  lp::decode_error err;
+  auto got = decode_all(d, std::vector<std::uint8_t>{0x00, 0x0b, 0x88, 0x80, 0x80, 0x80, 0x00, 0x01, 0x10, 0x01, 0x22, 0x01, 'x'}, err);
+  EXPECT_EQ(err, lp::decode_error::none);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].type, lp::message_type::data);
+  lp::frame_decoder d2;
+  decode_all(d2, std::vector<std::uint8_t>{0x00, 0x0c, 0x88, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x10, 0x01, 0x22, 0x01, 'x'}, err);
+  EXPECT_EQ(err, lp::decode_error::unparseable);
+}
+
 TEST(FrameDecoder, TruncatedVarintAndLengthPastEnd) {
   lp::frame_decoder d;
   lp::decode_error err;
