@@ -46,6 +46,16 @@ void local_connection::release_slot(frame_slot& slot) noexcept {
   slot.capacity = 0;
 }
 
+bool local_connection::release_idle_slots(const frame_slot* keep) noexcept {
+  bool released = false;
+  for (auto& s : slots_)
+    if (&s != keep && !s.busy && s.capacity > 0) {
+      release_slot(s);
+      released = true;
+    }
+  return released;
+}
+
 void local_connection::recharge_queue() noexcept {
   const auto now = queue_.capacity() + writing_.capacity();
   if (limits_.budget) {
@@ -82,13 +92,7 @@ asio::awaitable<bool> local_connection::make_room(frame_slot& slot) {
     }
     // A reader waiting for room holds no idle buffer: the other slot's goes back first (were
     // every connection to keep one while waiting for another, none would ever be released).
-    bool released = false;
-    for (auto& s : slots_)
-      if (&s != &slot && !s.busy && s.capacity > 0) {
-        release_slot(s);
-        released = true;
-      }
-    if (released) continue;
+    if (release_idle_slots(&slot)) continue;
     if (!logged) {
       LP_LOG(debug) << "Reads from " << describe_connection(ref_) << " wait: the buffers of all connections are full";
       logged = true;
@@ -149,9 +153,7 @@ asio::awaitable<void> local_connection::read_loop(std::shared_ptr<local_connecti
       // An interactive connection waits holding no buffer (hundreds of idle connections cost no
       // payload memory); one in the middle of a transfer keeps its buffers for the next read
       // until it has been quiet for idle_release.
-      if (read_size_ == min_read)
-        for (auto& s : slots_)
-          if (!s.busy) release_slot(s);
+      if (read_size_ == min_read) release_idle_slots();
       awaiting_data_ = true;
       waiting_since_ = clock::now();
       release_when_idle();
@@ -196,8 +198,7 @@ asio::awaitable<void> local_connection::read_loop(std::shared_ptr<local_connecti
   }
   if (!discards_outbound() && on_local_end_) on_local_end_(*this);
   close_after_flush();
-  for (auto& s : slots_)
-    if (!s.busy) release_slot(s);
+  release_idle_slots();
 }
 
 void local_connection::written(std::size_t n) {
@@ -228,9 +229,7 @@ void local_connection::release_when_idle() {
       std::vector<std::uint8_t>().swap(self->queue_);
       self->recharge_queue();
     }
-    if (self->awaiting_data_ && now >= self->waiting_since_ + idle_release)
-      for (auto& s : self->slots_)
-        if (!s.busy) self->release_slot(s);
+    if (self->awaiting_data_ && now >= self->waiting_since_ + idle_release) self->release_idle_slots();
     self->release_when_idle();  // what moved meanwhile: a whole idle period from then
   });
 }
@@ -316,8 +315,7 @@ void local_connection::abort() noexcept {
   std::vector<std::uint8_t>().swap(queue_);
   std::vector<std::uint8_t>().swap(writing_);
   recharge_queue();
-  for (auto& s : slots_)
-    if (!s.busy) release_slot(s);
+  release_idle_slots();
   slot_freed_.notify();
   queue_changed_.notify();
   progress_.notify();

@@ -221,6 +221,13 @@ class Memory(Harness):
         super().setUp()
         self.start_service()
 
+    @staticmethod
+    def anonymous_peaks(*procs):
+        """{name: the largest anonymous memory (KiB) sampled so far, this moment included}."""
+        for p in procs:
+            p.sample_rss()
+        return {p.name: p.peak_anon_kib for p in procs}
+
     def bulk_and_echo(self, blast, stall_timeout_ms):
         """BULK: an app that sends as fast as it can; ECHO: an echo server. Returns (src, dst, bulk, echo)."""
         app = self.echo_server(handler=blast)
@@ -302,10 +309,7 @@ class Memory(Harness):
         src, dst, _ = self.start_pair(f"BULK={app.port},ECHO={echo.port}", f"BULK={p1},ECHO={p2}", ["BULK", "ECHO"],
                                       settings={"tunneling": {"proxy": {"tcp": tcp}}}, verbose="4")
         self.assertEqual(sha256(echo_roundtrip(p2, b"warm up")), sha256(b"warm up"))
-        idle = {}
-        for p in (src, dst):
-            p.sample_rss()
-            idle[p.name] = p.peak_anon_kib
+        idle = self.anonymous_peaks(src, dst)
         clients = []
         try:
             for _ in range(300):
@@ -379,10 +383,7 @@ class Memory(Harness):
                                           settings={"tunneling": {"proxy": {"tcp": tcp}}})
         self.assertEqual(echo_roundtrip(ports[0], b"warm up"), b"warm up")
         time.sleep(0.5)
-        idle = {}
-        for p in (src, dst):
-            p.sample_rss()
-            idle[p.name] = p.peak_anon_kib
+        idle = self.anonymous_peaks(src, dst)
         clients = []
         try:
             for _ in range(300):

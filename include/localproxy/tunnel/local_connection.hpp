@@ -90,6 +90,8 @@ class local_connection : public std::enable_shared_from_this<local_connection> {
   // waiting while not even the smallest read fits. False when the connection ended meanwhile.
   boost::asio::awaitable<bool> make_room(frame_slot& slot);
   void release_slot(frame_slot& slot) noexcept;
+  // Releases the buffers of the slots not handed to the outbox (but `keep`'s); true if any.
+  bool release_idle_slots(const frame_slot* keep = nullptr) noexcept;
   // Charges (or releases) the budget for what the queue's storage now takes.
   void recharge_queue() noexcept;
   // Books n bytes written to the application.
