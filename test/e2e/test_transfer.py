@@ -147,6 +147,34 @@ class Transfer(Harness):
                 for p in (src, dst):
                     p.stop()
 
+    def test_many_transfers_at_once_in_the_smallest_budget_all_complete(self):
+        # 64 connections each send 1 MiB and read its echo, all at once, through proxies whose
+        # budget (tcp.total_buffer_size at its minimum, 256 KiB) holds far less than two read
+        # buffers each. Every application reads: nothing may stop for good. (Readers waiting for
+        # room while each kept an idle buffer of its own once stopped them all.)
+        echo = self.echo_server()
+        tcp = {"total_buffer_size": 256 * 1024}
+        src, dst, ports = self.start_pair(str(echo.port), str(free_port()), [],
+                                          settings={"tunneling": {"proxy": {"tcp": tcp}}})
+        payloads = [os.urandom(1024 * 1024) for _ in range(64)]
+        results = [None] * len(payloads)
+
+        def transfer(i):
+            try:
+                results[i] = sha256(echo_roundtrip(ports[0], payloads[i], timeout=60))
+            except OSError as e:
+                results[i] = repr(e)
+
+        threads = [threading.Thread(target=transfer, args=(i,)) for i in range(len(payloads))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(90)
+        self.assertEqual(results, [sha256(p) for p in payloads])
+        for p in (src, dst):
+            self.assertTrue(p.running(), p.name)
+
+
 class BottleneckLink(Harness):
     """The tunnel's link slower than the applications, as in a deployment: tunnel-service caps the
     tunnel (--bandwidth) and its receive buffers fill and push back (--receive-buffer)."""
