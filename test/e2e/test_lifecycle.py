@@ -359,15 +359,18 @@ class Memory(Harness):
 
     def test_the_code_a_tunnel_runs_is_linked_together(self):
         # cmake/hot-text.ld (LOCALPROXY_HOT_TEXT, on by default) puts the functions a running
-        # tunnel executes in one section before the rest of the code; the data path's own are in it.
+        # tunnel executes in one section before the rest of the code; the data path's own are in it,
+        # a constructor among them (its section is named after its C2 variant, not the C1 one a
+        # profile reports) and a Boost.Log function (from an archive member's whole .text).
         sections = subprocess.run(["readelf", "-SW", LOCALPROXY], capture_output=True, text=True, check=True).stdout
         hot = re.search(r"\.text\.hot_path\s+PROGBITS\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)", sections)
         self.assertIsNotNone(hot, "no .text.hot_path section: built without cmake/hot-text.ld")
         begin, size = int(hot.group(1), 16), int(hot.group(2), 16)
-        self.assertGreater(size, 32 * 1024)  # about 390 KB in a release build
+        self.assertGreater(size, 32 * 1024)  # about 490 KB in a release build
         symbols = subprocess.run(["nm", "-C", LOCALPROXY], capture_output=True, text=True, check=True).stdout
         for function in ("localproxy::tunnel::local_connection::deliver(", "localproxy::tunnel::outbox::push_frame(",
-                         "localproxy::protocol::parse_message("):
+                         "localproxy::protocol::parse_message(", "localproxy::tunnel::local_connection::local_connection(",
+                         "boost::log::v2s_mt_posix::core::push_record_move("):
             line = next((l for l in symbols.splitlines() if function in l and "[clone" not in l), None)
             self.assertIsNotNone(line, function)
             self.assertTrue(begin <= int(line.split()[0], 16) < begin + size, f"{function} is not in .text.hot_path")
