@@ -28,7 +28,7 @@ struct settings {
   std::size_t max_active_connections = 128;
   std::uint32_t tcp_connect_timeout_ms = 10000;    // tcp.connect_timeout_ms (ours): one local connect attempt
   std::size_t connection_buffer_size = 131072;     // tcp.connection_buffer_size (ours): per-connection queue, each way
-  std::size_t total_buffer_size = 2 * 1024 * 1024;  // tcp.total_buffer_size (ours): all connections together
+  std::size_t total_buffer_size = 1024 * 1024;  // tcp.total_buffer_size (ours): all connections together
   std::uint32_t half_close_linger_ms = 3000;       // tcp.half_close_linger_ms (ours): source, V3: a client's half-close
   std::uint32_t stall_timeout_ms = 5000;           // tcp.stall_timeout_ms (ours): a stuck local reader is reset after this
   std::uint32_t pending_connection_timeout_ms = 10000;  // tcp.pending_connection_timeout_ms (ours): a client accepted while the tunnel is down waits this long
