@@ -7,7 +7,9 @@ stream on the same tunnel; connect + first byte p50, back to back and one connec
 and connections set up per second; each
 proxy's idle RSS, its peak RSS (the largest VmRSS sampled while data moves; also the kernel's
 lifetime high-water mark VmHWM, which includes start-up), shared libraries loaded and CPU seconds
-per GiB relayed, and tunnel-service's CPU per GiB; then 100 connections at once, each echoing
+per GiB relayed, and tunnel-service's CPU per GiB; how busy each of the three was during the bulk
+runs (share of one core) beside the machine's idle time, which says whether one of them (such as
+tunnel-service, which decrypts and encrypts every byte) limits them; then 100 connections at once, each echoing
 2 MiB: whether every echo came back whole, and each proxy's peak RSS under that load. Usage:
     python3 test/bench/bench.py [--mib 512] [--rtt-count 2000] [--connections 300] [--reference PATH] [--rounds N]
                                 [--pass-times]
@@ -279,10 +281,10 @@ def memory(pid):
 
 
 def cpu_times():
-    """(steal, total) jiffies of all CPUs, from /proc/stat."""
+    """(steal, total, idle) jiffies of all CPUs, from /proc/stat."""
     with open("/proc/stat") as f:
         fields = [int(v) for v in f.readline().split()[1:]]
-    return fields[7] if len(fields) > 7 else 0, sum(fields[:8])
+    return fields[7] if len(fields) > 7 else 0, sum(fields[:8]), fields[3] + fields[4]
 
 
 def measure(port, a, total):
@@ -328,8 +330,10 @@ def through_tunnel(b, app, a, total, named, binary=None):
     threading.Thread(target=sample, daemon=True).start()
     svc0 = b.service.cpu_seconds()
     cpu0 = (src.cpu_seconds(), dst.cpu_seconds())
+    bulk0 = cpu_times()
     up = upload(ports[0], total)
     down = download(ports[0], total)
+    bulk1 = cpu_times()
     cpu1 = (src.cpu_seconds(), dst.cpu_seconds())
     svc1 = b.service.cpu_seconds()
     sampling.clear()
@@ -360,6 +364,13 @@ def through_tunnel(b, app, a, total, named, binary=None):
               f"(anonymous {p.peak_anon_kib / 1024:.1f} MiB; VmHWM {p.hwm_kib / 1024:.1f} MiB), CPU {cpu / gib:.2f} s/GiB")
     print(f"both proxies: CPU {(cpu1[0] - cpu0[0] + cpu1[1] - cpu0[1]) / gib:.2f} s/GiB; "
           f"tunnel-service: CPU {(svc1 - svc0) / gib:.2f} s/GiB")
+    # What limits the bulk runs: a process busy for (nearly) all of their time on one core would;
+    # else the machine's cores, shared by the five processes, do.
+    busy = {"source": cpu1[0] - cpu0[0], "destination": cpu1[1] - cpu0[1], "tunnel-service": svc1 - svc0}
+    idle_share = 100 * (bulk1[2] - bulk0[2]) / max(1, bulk1[1] - bulk0[1])
+    print("busy during the bulk runs, share of one core: "
+          + ", ".join(f"{n} {100 * c / (up + down):.0f} %" for n, c in busy.items())
+          + f"; the machine's cores idle {idle_share:.0f} % of the time")
     for p in b.procs[first:]:
         p.stop()
     del b.procs[first:]
