@@ -9,8 +9,9 @@ proxy's idle RSS, its peak RSS (the largest VmRSS sampled while data moves; also
 lifetime high-water mark VmHWM, which includes start-up), shared libraries loaded and CPU seconds
 per GiB relayed, and tunnel-service's CPU per GiB; how busy each of the three was during the bulk
 runs (share of one core) beside the machine's idle time, which says whether one of them (such as
-tunnel-service, which decrypts and encrypts every byte) limits them; then 100 connections at once, each echoing
-2 MiB: whether every echo came back whole, and each proxy's peak RSS under that load. Usage:
+tunnel-service, which decrypts and encrypts every byte) limits them; then 100 connections at
+once, each echoing 2 MiB: whether every echo came back whole, and each proxy's peak RSS under
+that load. Usage:
     python3 test/bench/bench.py [--mib 512] [--rtt-count 2000] [--connections 300] [--reference PATH] [--rounds N]
                                 [--pass-times]
 With --pass-times, each proxy's own share of a round trip is timed too, apart from the rest (the

@@ -9,8 +9,8 @@ moving data kept about 2 MiB of its own program resident; placed together they t
 How: both proxies of an unnamed pair run under valgrind's callgrind, with instrumentation
 switched on once the tunnel is up (start-up code is released after start-up anyway, see README).
 They carry the benchmark's kinds of traffic, smaller: bulk both ways, round trips, connections
-back to back, 20 at once, 100 at once (more than the buffer budget holds), 50 held idle. Every function of the localproxy binary either of them
-executed is listed. Run after a build (needs valgrind), then rebuild:
+back to back, 20 at once, 100 at once (more than the buffer budget holds), 50 held idle. Every
+function of the localproxy binary either of them executed is listed. Run after a build (needs valgrind), then rebuild:
     python3 test/bench/hot_text.py [--out cmake/hot-text.ld]
 A function missing from the list (new code) still works; it only sits outside the hot block.
 
@@ -135,10 +135,11 @@ def placements(names, binary):
             take(path)
             continue
         listing = subprocess.run(["nm", "-A", "--defined-only", path], capture_output=True, text=True).stdout
-        members = {}  # "lib.a:member.o:0000 T name" for the members defining a wanted name, in order
+        members = {}  # the members defining a wanted name, in order ("lib.a:member.o:0000 T name")
         for line in listing.splitlines():
             where, _, rest = line.rpartition(":")
-            if rest.split()[-1:] and rest.split()[-1] in wanted:
+            fields = rest.split()
+            if fields and fields[-1] in wanted:
                 members[where.split(":", 1)[1]] = True
         with tempfile.TemporaryDirectory() as tmp:
             for member in members:
@@ -178,7 +179,8 @@ def main():
         app = bench.bench_app(32 << 20)
         port = harness.free_port()
         src, dst, ports = b.start_pair(str(app.port), str(port), [], verbose="4",
-                                       src_binary=wrapper(b.dir, "source", plain), dst_binary=wrapper(b.dir, "destination", plain))
+                                       src_binary=wrapper(b.dir, "source", plain),
+                                       dst_binary=wrapper(b.dir, "destination", plain))
         for p in (src, dst):
             subprocess.run(["callgrind_control", "--instr=on", str(p.pid)], check=True, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
