@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 
@@ -25,11 +26,15 @@ int descriptor(BIO* b) { return static_cast<int>(reinterpret_cast<std::intptr_t>
 
 bool retryable(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
 
+// MSG_MORE while write_from sends a record that another follows at once (tls_socket::write_now);
+// nothing else (the handshake, an alert, a close_notify) is held back.
+thread_local int more_flag = 0;
+
 // OpenSSL's socket BIO writes with write(2), which raises SIGPIPE on a connection the peer
 // reset; this one sends with MSG_NOSIGNAL, whatever the process does with the signal.
 int bio_write(BIO* b, const char* data, int size) {
   BIO_clear_retry_flags(b);
-  const ssize_t n = ::send(descriptor(b), data, static_cast<std::size_t>(size), MSG_NOSIGNAL);
+  const ssize_t n = ::send(descriptor(b), data, static_cast<std::size_t>(size), MSG_NOSIGNAL | more_flag);
   if (n < 0 && retryable(errno)) BIO_set_retry_write(b);
   return static_cast<int>(n);
 }
@@ -141,17 +146,26 @@ std::size_t tls_socket::read_into(char* data, std::size_t size, boost::system::e
   return total;
 }
 
-std::size_t tls_socket::write_from(const void* data, std::size_t size, boost::system::error_code& ec) {
+std::size_t tls_socket::write_from(const void* data, std::size_t size, boost::system::error_code& ec,
+                                   bool more_follows) {
   if (!ssl_ || !socket_.is_open()) {
     ec = asio::error::bad_descriptor;
     return 0;
   }
   const auto* bytes = static_cast<const char*>(data);
   std::size_t total = 0;
+  struct clear_more {
+    ~clear_more() { more_flag = 0; }
+  } clear;
   while (total < size) {
+    // A record at a time, so that the last one is known: it goes without MSG_MORE unless the
+    // caller sends more at once. (A record the socket took only in part is finished by the next
+    // call with the same bytes: the same record, the same length.)
+    const std::size_t chunk = std::min(size - total, record_size);
+    more_flag = total + chunk < size || more_follows ? MSG_MORE : 0;
     std::size_t written = 0;
     errno = 0;  // failure() reads it: a value left by an earlier call must not count
-    const int rc = SSL_write_ex(ssl_, bytes + total, size - total, &written);
+    const int rc = SSL_write_ex(ssl_, bytes + total, chunk, &written);
     if (rc == 1) {
       total += written;
       continue;

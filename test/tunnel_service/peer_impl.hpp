@@ -1,5 +1,6 @@
 #pragma once
 #include <algorithm>
+#include <type_traits>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -11,6 +12,7 @@
 #include <boost/beast/websocket/stream.hpp>
 
 #include "localproxy/transport/socket_options.hpp"
+#include "localproxy/transport/tls_socket.hpp"
 #include "peer.hpp"
 
 namespace tunnel_service {
@@ -103,9 +105,11 @@ class peer_impl final : public peer {
         const std::size_t n = cut > 0 ? std::min({cut, left, max_message})
                                       : whole_frames(std::span(sending_).subspan(at), max_message);
         // Corked as the proxies do (localproxy/transport/socket_options.hpp): the records of one
-        // message reach the reader as a few large segments, not one each.
+        // message reach the reader as a few large segments, not one each. tls_socket needs no
+        // cork: it sends the records of one write with MSG_MORE but the last.
+        constexpr bool corks = !std::is_same_v<Stream, localproxy::transport::tls_socket>;
         auto& socket = raw_socket(boost::beast::get_lowest_layer(ws_));
-        const bool cork = n > localproxy::transport::cork_above;
+        const bool cork = corks && n > localproxy::transport::cork_above;
         // Reframing cuts a message into WebSocket frames too (of Beast's 4 KiB write buffer), so
         // that the proxies' reassembly of fragmented messages is tested as well.
         ws_.auto_fragment(cut > 0);

@@ -75,7 +75,11 @@ class tls_socket {
   // Writes from `buffers` what the socket takes now without blocking: the bytes written (whole
   // records), or would_block, or an error. Small leading pieces (a WebSocket frame header) are
   // gathered with what follows into one record instead of a record each; the rest follows from
-  // the buffers themselves.
+  // the buffers themselves. Every record but the last of the call is sent with MSG_MORE: the
+  // kernel holds a partial segment for the record that follows at once, so that a message of
+  // several records reaches the reader as a few large segments instead of one small one each (as
+  // TCP_CORK would, without the two setsockopt calls per message around it). The last record
+  // goes out at once, as TCP_NODELAY wants.
   template <class ConstBuffers>
   std::size_t write_now(const ConstBuffers& buffers, boost::system::error_code& ec) {
     auto it = boost::asio::buffer_sequence_begin(buffers);
@@ -88,7 +92,7 @@ class tls_socket {
     const boost::asio::const_buffer first(*it);
     auto next = it;
     ++next;
-    if (first.size() >= record_size || next == end) return write_from(first.data(), first.size(), ec);
+    if (first.size() >= record_size || next == end) return write_from(first.data(), first.size(), ec, false);
     const auto start = it;
     std::size_t staged = 0;
     for (; it != end && staged < record_size; ++it) {
@@ -97,20 +101,25 @@ class tls_socket {
       std::memcpy(stage_.get() + staged, b.data(), n);
       staged += n;
     }
-    std::size_t total = write_from(stage_.get(), staged, ec);
+    // Where the staged record ends: what is left of the buffers after it is sent in this call.
+    auto rest = start;
+    std::size_t skip = staged;
+    while (rest != end && skip >= boost::asio::const_buffer(*rest).size()) skip -= boost::asio::const_buffer(*rest++).size();
+    auto more_after = [&end](auto from, std::size_t from_skip) {
+      for (; from != end; ++from, from_skip = 0)
+        if (boost::asio::const_buffer(*from).size() > from_skip) return true;
+      return false;
+    };
+    std::size_t total = write_from(stage_.get(), staged, ec, more_after(rest, skip));
     if (ec || total < staged) return total;
     // The rest in place, in the same call (a whole message is one write, not one per record run).
-    std::size_t skip = staged;
-    for (it = start; it != end; ++it) {
+    for (it = rest; it != end; ++it, skip = 0) {
       boost::asio::const_buffer b(*it);
-      if (skip >= b.size()) {
-        skip -= b.size();
-        continue;
-      }
+      if (skip >= b.size()) continue;
       b += skip;
-      skip = 0;
       boost::system::error_code rest_ec;
-      const std::size_t n = write_from(b.data(), b.size(), rest_ec);
+      auto after = it;
+      const std::size_t n = write_from(b.data(), b.size(), rest_ec, more_after(++after, 0));
       total += n;
       if (rest_ec || n < b.size()) break;  // what went is reported; the rest comes back next call
     }
@@ -171,7 +180,9 @@ class tls_socket {
   };
 
   std::size_t read_into(char* data, std::size_t size, boost::system::error_code& ec);
-  std::size_t write_from(const void* data, std::size_t size, boost::system::error_code& ec);
+  // `more_follows`: this call sends more right after these bytes (their last record goes with
+  // MSG_MORE too).
+  std::size_t write_from(const void* data, std::size_t size, boost::system::error_code& ec, bool more_follows);
   [[nodiscard]] bool more_buffered() const noexcept;
   // The error_code for a failed SSL call (`ret` its return), setting wants_write_ on would_block.
   boost::system::error_code failure(int ret);

@@ -2,8 +2,13 @@
 // proxy): many messages of awkward sizes in flight at once, a read and a write outstanding
 // together, arrive whole and in order. Its server side (the test tunnel-service accepts with it):
 // a tls_socket on each end carries data both ways, and a handshake with a client that is not
-// speaking TLS fails instead of waiting.
+// speaking TLS fails instead of waiting. Each write leaves the process whole: its records but the
+// last go with MSG_MORE, the last without, so nothing waits in the kernel for a next write.
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <sys/ioctl.h>
 #include <openssl/ssl.h>
 
 #include <cstdint>
@@ -196,6 +201,103 @@ TEST_F(TlsSocket, ServerSideAcceptsAndCarriesDataBothWays) {
   EXPECT_TRUE(at_server == upstream) << at_server.size() << " bytes at the server";
   EXPECT_TRUE(at_client == downstream) << at_client.size() << " bytes at the client";
   EXPECT_EQ(after_close_notify, asio::error::eof) << after_close_notify.message();
+}
+
+// The bytes of `socket`'s send queue that TCP has not sent yet: what MSG_MORE (or a cork) holds
+// back for a write that is to follow.
+int unsent(tcp::socket& socket) {
+  int n = -1;
+  if (::ioctl(socket.native_handle(), SIOCOUTQNSD, &n) != 0) return -1;
+  return n;
+}
+
+TEST_F(TlsSocket, EachWriteLeavesTheProcessWithNothingHeldBack) {
+  auto server_context = server_tls(certs().localhost);
+  asio::ssl::context client_context(asio::ssl::context::tls_client);
+  client_context.add_verify_path(certs().trusted_capath);
+  client_context.set_verify_mode(asio::ssl::verify_peer);
+  // The buffers of one write each: one buffer, or a WebSocket header and its payload (staged into
+  // the first record with what follows, the rest in place), around the 16 KiB record size.
+  const std::vector<std::vector<std::size_t>> writes = {
+      {1},         {16383},        {16384},       {16385},         {40000},     {2, 1},
+      {2, 100},    {2, 16382},     {2, 16383},    {2, 16384},      {2, 40000},  {14, 16370, 30000},
+      {2, 0, 500}, {16384, 2, 40}, {10, 10, 10}, {6, 16378, 16384}, {2, 65536}};
+  std::string problem;
+  std::size_t checked = 0;
+  const bool finished = run_bounded(
+      [&]() -> asio::awaitable<void> {
+        tcp::socket client_socket(io);
+        auto accept = listener.async_accept(tuple_awaitable);
+        auto [cec] = co_await client_socket.async_connect(listener.local_endpoint(), tuple_awaitable);
+        auto [aec, server_socket] = co_await std::move(accept);
+        if (cec || aec) {
+          problem = "connect: " + (cec ? cec : aec).message();
+          co_return;
+        }
+        client_socket.set_option(tcp::no_delay(true));  // as every connection to the service
+        transport::tls_socket client(std::move(client_socket), client_context.native_handle());
+        transport::tls_socket server(std::move(server_socket), server_context->native_handle());
+        SSL_set_tlsext_host_name(client.native_handle(), "localhost");
+        SSL_set1_host(client.native_handle(), "localhost");
+        auto client_handshake = [&]() -> asio::awaitable<boost::system::error_code> { co_return co_await client.handshake(); };
+        auto server_handshake = [&]() -> asio::awaitable<boost::system::error_code> {
+          co_return co_await server.handshake(asio::ssl::stream_base::server);
+        };
+        auto [client_ec, server_ec] = co_await (client_handshake() && server_handshake());
+        if (client_ec || server_ec) {
+          problem = "handshake: " + (client_ec ? client_ec : server_ec).message();
+          co_return;
+        }
+        for (const auto& sizes : writes) {
+          std::vector<std::string> pieces;
+          std::string whole;
+          for (auto size : sizes) {
+            pieces.push_back(pattern(size, whole.size()));
+            whole += pieces.back();
+          }
+          std::vector<asio::const_buffer> buffers;
+          for (const auto& piece : pieces) buffers.emplace_back(piece.data(), piece.size());
+          // A write may take the buffers in more than one call (write_now sends a large first
+          // buffer alone); after each call, nothing it sent waits in the kernel.
+          std::size_t sent = 0;
+          while (sent < whole.size()) {
+            boost::system::error_code ec;
+            std::vector<asio::const_buffer> rest;
+            std::size_t skip = sent;
+            for (auto b : buffers) {
+              if (skip >= b.size()) {
+                skip -= b.size();
+                continue;
+              }
+              rest.push_back(b + skip);
+              skip = 0;
+            }
+            const std::size_t n = client.write_now(rest, ec);
+            if (ec || n == 0) {
+              problem = "write of " + std::to_string(whole.size()) + " bytes after " + std::to_string(sent) + ": " +
+                        (ec ? ec.message() : "nothing taken");
+              co_return;
+            }
+            sent += n;
+            if (const int held = unsent(client.next_layer()); held != 0) {
+              problem = std::to_string(held) + " bytes held back after a write of " + std::to_string(n) + " of " +
+                        std::to_string(whole.size()) + " bytes in " + std::to_string(sizes.size()) + " buffers";
+              co_return;
+            }
+          }
+          std::string got(whole.size(), '\0');
+          auto [rec, n] = co_await asio::async_read(server, asio::buffer(got), tuple_awaitable);
+          if (rec || got != whole) {
+            problem = "read of " + std::to_string(whole.size()) + " bytes: " + (rec ? rec.message() : "they differ");
+            co_return;
+          }
+          ++checked;
+        }
+      },
+      30s);
+  EXPECT_TRUE(finished);
+  EXPECT_EQ(problem, "");
+  EXPECT_EQ(checked, writes.size());
 }
 
 TEST_F(TlsSocket, ServerHandshakeFailsOnPlainHttp) {
