@@ -112,9 +112,21 @@ void local_connection::start(local_stream stream, std::function<void(local_conne
   stream_.make_non_blocking();  // deliver() writes without waiting, or not at all
   on_local_end_ = std::move(on_local_end);
   started_ = true;
+  // What the tunnel delivered while the connection was being made (a client's first bytes come
+  // with the stream's start) goes to the application now, before the loops' first turn; what the
+  // socket does not take, or an error, is left to the writer.
+  if (!queue_.empty()) {
+    boost::system::error_code ec;
+    const std::size_t n = stream_.write_now(asio::buffer(queue_.data(), queue_.size()), ec);
+    if (!ec && n > 0) {
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      written(n);
+      if (queue_.empty()) drained_at_ = clock::now();
+    }
+  }
   auto ex = stream_.get_executor();
-  asio::co_spawn(ex, read_loop(shared_from_this()), asio::detached);
   asio::co_spawn(ex, write_loop(shared_from_this()), asio::detached);
+  asio::co_spawn(ex, read_loop(shared_from_this()), asio::detached);
 }
 
 frame_slot* local_connection::free_slot() noexcept {

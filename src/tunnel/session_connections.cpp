@@ -94,8 +94,8 @@ asio::awaitable<void> tunnel_session::connect_local(std::shared_ptr<tunnel_sessi
       asio::local::stream_protocol::socket socket(context_.executor());
       ec = co_await transport::connect_unix(socket, mapping.unix_path, milliseconds(s.tcp_connect_timeout_ms));
       if (!ec && !connection->closed() && !shut_down_) {
+        start_connection(connection, to_generic(socket));  // first: it writes what waits at once
         LP_LOG(info) << "Connected to " << mapping.unix_path << " for " << describe_connection(ref);
-        start_connection(connection, to_generic(socket));
         co_return;
       }
     } else {
@@ -104,8 +104,8 @@ asio::awaitable<void> tunnel_session::connect_local(std::shared_ptr<tunnel_sessi
       ec = co_await transport::connect_tcp(socket, host, mapping.port, milliseconds(s.tcp_connect_timeout_ms),
                                            &local_names_);
       if (!ec && !connection->closed() && !shut_down_) {
+        start_connection(connection, std::move(socket));  // first: it writes what waits at once
         LP_LOG(info) << "Connected to " << host << ", port: " << mapping.port << " for " << describe_connection(ref);
-        start_connection(connection, std::move(socket));
         co_return;
       }
     }
