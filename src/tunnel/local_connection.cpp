@@ -142,6 +142,11 @@ bool local_connection::slots_idle() const noexcept {
 asio::awaitable<void> local_connection::read_loop(std::shared_ptr<local_connection> self) {
   const std::size_t header = protocol::data_header_max;
   bool half_closed = false;
+  // The last read took less than it asked for: the socket had no more, and the next read would
+  // only say so (one system call per message an interactive connection passes on). The reader
+  // waits at once instead; a socket's wait re-arms its readiness, so bytes that came meanwhile
+  // end it at once (stdin may be a file, which cannot be waited on: it is always read first).
+  bool drained = false;
   for (;;) {
     frame_slot* slot = free_slot();
     while (!slot && !discards_outbound()) {
@@ -156,12 +161,15 @@ asio::awaitable<void> local_connection::read_loop(std::shared_ptr<local_connecti
     boost::system::error_code ec;
     std::size_t n = 0;
     for (;;) {
-      if (!co_await make_room(*slot)) {
-        ec = asio::error::operation_aborted;
-        break;
+      if (!drained) {
+        if (!co_await make_room(*slot)) {
+          ec = asio::error::operation_aborted;
+          break;
+        }
+        n = stream_.read_now(asio::buffer(slot->buffer.get() + header, read_size_), ec);
+        if (ec != asio::error::would_block && ec != asio::error::try_again) break;
       }
-      n = stream_.read_now(asio::buffer(slot->buffer.get() + header, read_size_), ec);
-      if (ec != asio::error::would_block && ec != asio::error::try_again) break;
+      drained = false;
       // An interactive connection waits holding no buffer (hundreds of idle connections cost no
       // payload memory); one in the middle of a transfer keeps its buffers for the next read
       // until it has been quiet for idle_release.
@@ -178,6 +186,7 @@ asio::awaitable<void> local_connection::read_loop(std::shared_ptr<local_connecti
       half_closed = ec == asio::error::eof || (!ec && n == 0);
       break;
     }
+    drained = n < read_size_ && stream_.wait_rearms();
     // Interactive traffic keeps small buffers; a bulk transfer grows them to a full payload, and
     // they shrink again after it.
     if (n == read_size_)

@@ -72,6 +72,9 @@ class local_stream {
   // stdin's end is always a half-close: stdout stays open for the reply. A socket's end of
   // stream may as well be a full close (TCP cannot tell them apart).
   [[nodiscard]] bool end_is_half_close() const noexcept { return stdio_ != nullptr; }
+  // async_wait_readable on a socket registers it anew with the event loop, which reports bytes
+  // already there at once; stdin may be a regular file, which cannot be waited on.
+  [[nodiscard]] bool wait_rearms() const noexcept { return stdio_ == nullptr; }
   [[nodiscard]] boost::asio::any_io_executor get_executor() { return socket_.get_executor(); }
 
  private:
