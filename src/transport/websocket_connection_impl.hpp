@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <memory>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
@@ -70,11 +69,9 @@ class websocket_connection_impl final : public websocket_connection {
 
   boost::asio::awaitable<boost::system::error_code> write(std::span<const boost::asio::const_buffer> buffers) override {
     // One message, many records: corked while they are written (see tcp_cork). A small message is
-    // not: it goes out with its single write, as TCP_NODELAY wants. tls_socket needs no cork: it
-    // sends the records of one write with MSG_MORE but the last.
-    constexpr bool corks = !std::is_same_v<Stream, tls_socket>;
+    // not: it goes out with its single write, as TCP_NODELAY wants. tls_socket needs no cork.
     auto& socket = tcp_socket_of(boost::beast::get_lowest_layer(ws_));
-    const bool cork = corks && boost::asio::buffer_size(buffers) > cork_above;
+    const bool cork = corks_messages<Stream> && boost::asio::buffer_size(buffers) > cork_above;
     boost::system::error_code ignored;  // an optimisation only
     if (cork) socket.set_option(tcp_cork(true), ignored);
     auto [ec, n] = co_await ws_.async_write(buffers, boost::asio::as_tuple(boost::asio::use_awaitable));

@@ -121,7 +121,10 @@ void local_connection::start(local_stream stream, std::function<void(local_conne
     if (!ec && n > 0) {
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
       written(n);
-      if (queue_.empty()) drained_at_ = clock::now();
+      if (queue_.empty()) {
+        drained_at_ = clock::now();
+        release_when_idle();  // as the writer does after a batch: the queue's storage is let go once idle
+      }
     }
   }
   auto ex = stream_.get_executor();

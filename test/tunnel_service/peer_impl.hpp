@@ -1,6 +1,5 @@
 #pragma once
 #include <algorithm>
-#include <type_traits>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -105,11 +104,9 @@ class peer_impl final : public peer {
         const std::size_t n = cut > 0 ? std::min({cut, left, max_message})
                                       : whole_frames(std::span(sending_).subspan(at), max_message);
         // Corked as the proxies do (localproxy/transport/socket_options.hpp): the records of one
-        // message reach the reader as a few large segments, not one each. tls_socket needs no
-        // cork: it sends the records of one write with MSG_MORE but the last.
-        constexpr bool corks = !std::is_same_v<Stream, localproxy::transport::tls_socket>;
+        // message reach the reader as a few large segments, not one each. tls_socket needs no cork.
         auto& socket = raw_socket(boost::beast::get_lowest_layer(ws_));
-        const bool cork = corks && n > localproxy::transport::cork_above;
+        const bool cork = localproxy::transport::corks_messages<Stream> && n > localproxy::transport::cork_above;
         // Reframing cuts a message into WebSocket frames too (of Beast's 4 KiB write buffer), so
         // that the proxies' reassembly of fragmented messages is tested as well.
         ws_.auto_fragment(cut > 0);

@@ -101,25 +101,23 @@ class tls_socket {
       std::memcpy(stage_.get() + staged, b.data(), n);
       staged += n;
     }
-    // Where the staged record ends: what is left of the buffers after it is sent in this call.
-    auto rest = start;
-    std::size_t skip = staged;
-    while (rest != end && skip >= boost::asio::const_buffer(*rest).size()) skip -= boost::asio::const_buffer(*rest++).size();
-    auto more_after = [&end](auto from, std::size_t from_skip) {
-      for (; from != end; ++from, from_skip = 0)
-        if (boost::asio::const_buffer(*from).size() > from_skip) return true;
-      return false;
-    };
-    std::size_t total = write_from(stage_.get(), staged, ec, more_after(rest, skip));
+    // Every byte of the call is sent in it unless the socket stops taking them: a piece is followed
+    // at once by more when it ends before the buffers do.
+    const std::size_t all = boost::asio::buffer_size(buffers);
+    std::size_t total = write_from(stage_.get(), staged, ec, staged < all);
     if (ec || total < staged) return total;
     // The rest in place, in the same call (a whole message is one write, not one per record run).
-    for (it = rest; it != end; ++it, skip = 0) {
+    std::size_t skip = staged;
+    for (it = start; it != end; ++it) {
       boost::asio::const_buffer b(*it);
-      if (skip >= b.size()) continue;
+      if (skip >= b.size()) {
+        skip -= b.size();
+        continue;
+      }
       b += skip;
+      skip = 0;
       boost::system::error_code rest_ec;
-      auto after = it;
-      const std::size_t n = write_from(b.data(), b.size(), rest_ec, more_after(++after, 0));
+      const std::size_t n = write_from(b.data(), b.size(), rest_ec, total + b.size() < all);
       total += n;
       if (rest_ec || n < b.size()) break;  // what went is reported; the rest comes back next call
     }
@@ -192,6 +190,11 @@ class tls_socket {
   std::unique_ptr<char[]> stage_;
   bool wants_write_ = false;  // the last would_block waits for the socket to take more
 };
+
+// Whether a WebSocket over `Stream` is corked around a message of several records (tcp_cork):
+// tls_socket sends them with MSG_MORE itself (write_now), the other streams need the cork.
+template <class Stream>
+inline constexpr bool corks_messages = !std::is_same_v<Stream, tls_socket>;
 
 // Beast's WebSocket close: after the closing handshake, TLS and TCP end (no wait for the peer's
 // close_notify: the WebSocket close frames already said everything was received).
