@@ -30,6 +30,10 @@ bool retryable(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == E
 // nothing else (the handshake, an alert, a close_notify) is held back.
 thread_local int more_flag = 0;
 
+// Whether the last recv of the read in progress on this thread got fewer bytes than it asked for:
+// the socket had nothing more then (tls_socket::read_into).
+thread_local bool recv_short = false;
+
 // OpenSSL's socket BIO writes with write(2), which raises SIGPIPE on a connection the peer
 // reset; this one sends with MSG_NOSIGNAL, whatever the process does with the signal.
 int bio_write(BIO* b, const char* data, int size) {
@@ -43,6 +47,7 @@ int bio_read(BIO* b, char* data, int size) {
   BIO_clear_retry_flags(b);
   const ssize_t n = ::recv(descriptor(b), data, static_cast<std::size_t>(size), 0);
   if (n < 0 && retryable(errno)) BIO_set_retry_read(b);
+  recv_short = n > 0 && n < size;
   return static_cast<int>(n);
 }
 
@@ -99,7 +104,8 @@ tls_socket::tls_socket(tls_socket&& other) noexcept
     : socket_(std::move(other.socket_)),
       ssl_(std::exchange(other.ssl_, nullptr)),
       stage_(std::move(other.stage_)),
-      wants_write_(other.wants_write_) {}
+      wants_write_(other.wants_write_),
+      drained_(other.drained_) {}
 
 asio::awaitable<boost::system::error_code> tls_socket::handshake(asio::ssl::stream_base::handshake_type type) {
   if (!ssl_) co_return boost::system::error_code(static_cast<int>(ERR_get_error()), asio::error::get_ssl_category());
@@ -122,6 +128,7 @@ asio::awaitable<boost::system::error_code> tls_socket::handshake(asio::ssl::stre
 }
 
 std::size_t tls_socket::read_into(char* data, std::size_t size, boost::system::error_code& ec) {
+  drained_ = false;
   if (!ssl_ || !socket_.is_open()) {
     ec = asio::error::bad_descriptor;
     return 0;
@@ -129,6 +136,7 @@ std::size_t tls_socket::read_into(char* data, std::size_t size, boost::system::e
   // SSL_read_ex gives one record at a time: the records already read ahead go into the same call
   // (a 64 KiB message in one read, not four, each a trip through the event loop).
   std::size_t total = 0;
+  recv_short = false;  // no recv in this call: nothing is known of the socket
   while (total < size) {
     std::size_t got = 0;
     errno = 0;  // failure() reads it: a value left by an earlier call must not count
@@ -142,6 +150,7 @@ std::size_t tls_socket::read_into(char* data, std::size_t size, boost::system::e
     total += got;
     if (!more_buffered()) break;
   }
+  drained_ = recv_short && !more_buffered();
   ec = {};
   return total;
 }

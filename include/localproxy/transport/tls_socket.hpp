@@ -159,10 +159,19 @@ class tls_socket {
       if (state == posted) return op.complete(result, bytes);
       if (wait_ec) return op.complete(wait_ec, 0);
       const bool first = state == start;
-      if constexpr (std::is_same_v<Kind, read_kind>)
+      if constexpr (std::is_same_v<Kind, read_kind>) {
+        // The last read emptied the socket and left nothing in the SSL (no bytes decrypted, no part
+        // of a record): a recv now would only say would_block, so the read waits at once (asio's
+        // wait re-arms the descriptor: bytes that came meanwhile wake it at once).
+        if (first && self->drained_) {
+          self->drained_ = false;
+          state = waiting;
+          return self->socket_.async_wait(boost::asio::ip::tcp::socket::wait_read, std::move(op));
+        }
         bytes = self->read_now(buffers, result);
-      else
+      } else {
         bytes = self->write_now(buffers, result);
+      }
       if (result == boost::asio::error::would_block) {
         state = waiting;
         const auto what = self->wants_write_ ? boost::asio::ip::tcp::socket::wait_write
@@ -189,6 +198,9 @@ class tls_socket {
   SSL* ssl_ = nullptr;
   std::unique_ptr<char[]> stage_;
   bool wants_write_ = false;  // the last would_block waits for the socket to take more
+  // The last read's last recv got less than it asked for, and nothing it read is left in the SSL:
+  // the next read waits for the socket before it tries (read_into, io_op).
+  bool drained_ = false;
 };
 
 // Whether a WebSocket over `Stream` is corked around a message of several records (tcp_cork):

@@ -3,7 +3,8 @@
 // together, arrive whole and in order. Its server side (the test tunnel-service accepts with it):
 // a tls_socket on each end carries data both ways, and a handshake with a client that is not
 // speaking TLS fails instead of waiting. Each write leaves the process whole: its records but the
-// last go with MSG_MORE, the last without, so nothing waits in the kernel for a next write.
+// last go with MSG_MORE, the last without, so nothing waits in the kernel for a next write. A read
+// after one that emptied the socket waits for it without a recv that could only find nothing.
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,7 +13,9 @@
 #include <openssl/ssl.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
@@ -29,6 +32,7 @@
 #include <boost/asio/write.hpp>
 
 #include "localproxy/transport/tls_socket.hpp"
+#include "recv_counter.hpp"
 #include "transport_fixture.hpp"
 
 namespace transport_test {
@@ -76,6 +80,43 @@ class TlsSocket : public TransportTest {
         },
         10s);
     return out;
+  }
+
+  // A client and a server tls_socket on the two ends of one loopback connection, both handshakes
+  // done; nothing (and `problem` says why) if the connection or a handshake failed.
+  asio::awaitable<std::optional<std::pair<transport::tls_socket, transport::tls_socket>>> handshaken_pair(
+      asio::ssl::context& client_context, SSL_CTX* server_context, std::string& problem) {
+    tcp::socket client_socket(io);
+    auto accept = listener.async_accept(tuple_awaitable);
+    auto [cec] = co_await client_socket.async_connect(listener.local_endpoint(), tuple_awaitable);
+    auto [aec, server_socket] = co_await std::move(accept);
+    if (cec || aec) {
+      problem = "connect: " + (cec ? cec : aec).message();
+      co_return std::nullopt;
+    }
+    client_socket.set_option(tcp::no_delay(true));  // as every connection to the service
+    std::pair<transport::tls_socket, transport::tls_socket> pair(
+        transport::tls_socket(std::move(client_socket), client_context.native_handle()),
+        transport::tls_socket(std::move(server_socket), server_context));
+    auto& [client, server] = pair;
+    SSL_set_tlsext_host_name(client.native_handle(), "localhost");
+    SSL_set1_host(client.native_handle(), "localhost");
+    auto client_handshake = [&]() -> asio::awaitable<boost::system::error_code> { co_return co_await client.handshake(); };
+    auto server_handshake = [&]() -> asio::awaitable<boost::system::error_code> {
+      co_return co_await server.handshake(asio::ssl::stream_base::server);
+    };
+    auto [client_ec, server_ec] = co_await (client_handshake() && server_handshake());
+    if (client_ec || server_ec) {
+      problem = "handshake: " + (client_ec ? client_ec : server_ec).message();
+      co_return std::nullopt;
+    }
+    co_return std::move(pair);
+  }
+
+  // A client context that trusts the test CA, as the proxies' does the service's.
+  static void trust_test_ca(asio::ssl::context& client_context) {
+    client_context.add_verify_path(certs().trusted_capath);
+    client_context.set_verify_mode(asio::ssl::verify_peer);
   }
 };
 
@@ -214,8 +255,7 @@ int unsent(tcp::socket& socket) {
 TEST_F(TlsSocket, EachWriteLeavesTheProcessWithNothingHeldBack) {
   auto server_context = server_tls(certs().localhost);
   asio::ssl::context client_context(asio::ssl::context::tls_client);
-  client_context.add_verify_path(certs().trusted_capath);
-  client_context.set_verify_mode(asio::ssl::verify_peer);
+  trust_test_ca(client_context);
   // The buffers of one write each: one buffer, or a WebSocket header and its payload (staged into
   // the first record with what follows, the rest in place), around the 16 KiB record size.
   const std::vector<std::vector<std::size_t>> writes = {
@@ -226,28 +266,9 @@ TEST_F(TlsSocket, EachWriteLeavesTheProcessWithNothingHeldBack) {
   std::size_t checked = 0;
   const bool finished = run_bounded(
       [&]() -> asio::awaitable<void> {
-        tcp::socket client_socket(io);
-        auto accept = listener.async_accept(tuple_awaitable);
-        auto [cec] = co_await client_socket.async_connect(listener.local_endpoint(), tuple_awaitable);
-        auto [aec, server_socket] = co_await std::move(accept);
-        if (cec || aec) {
-          problem = "connect: " + (cec ? cec : aec).message();
-          co_return;
-        }
-        client_socket.set_option(tcp::no_delay(true));  // as every connection to the service
-        transport::tls_socket client(std::move(client_socket), client_context.native_handle());
-        transport::tls_socket server(std::move(server_socket), server_context->native_handle());
-        SSL_set_tlsext_host_name(client.native_handle(), "localhost");
-        SSL_set1_host(client.native_handle(), "localhost");
-        auto client_handshake = [&]() -> asio::awaitable<boost::system::error_code> { co_return co_await client.handshake(); };
-        auto server_handshake = [&]() -> asio::awaitable<boost::system::error_code> {
-          co_return co_await server.handshake(asio::ssl::stream_base::server);
-        };
-        auto [client_ec, server_ec] = co_await (client_handshake() && server_handshake());
-        if (client_ec || server_ec) {
-          problem = "handshake: " + (client_ec ? client_ec : server_ec).message();
-          co_return;
-        }
+        auto pair = co_await handshaken_pair(client_context, server_context->native_handle(), problem);
+        if (!pair) co_return;
+        auto& [client, server] = *pair;
         for (const auto& sizes : writes) {
           std::vector<std::string> pieces;
           std::string whole;
@@ -298,6 +319,63 @@ TEST_F(TlsSocket, EachWriteLeavesTheProcessWithNothingHeldBack) {
   EXPECT_TRUE(finished);
   EXPECT_EQ(problem, "");
   EXPECT_EQ(checked, writes.size());
+}
+
+TEST_F(TlsSocket, AReadAfterOneThatEmptiedTheSocketWaitsWithoutAskingItFirst) {
+  // Round trips of one small record each way, the reply written after the client's read began:
+  // each read of the client's gets all there is (fewer bytes than it asks the kernel for), so the
+  // next one waits for the socket at once instead of first asking it for bytes that cannot be
+  // there yet. Only the first read asks in vain.
+  auto server_context = server_tls(certs().localhost);
+  asio::ssl::context client_context(asio::ssl::context::tls_client);
+  trust_test_ca(client_context);
+  constexpr int round_trips = 100;
+  std::string problem;
+  int answered = 0, asked_in_vain = -1;
+  const bool finished = run_bounded(
+      [&]() -> asio::awaitable<void> {
+        auto pair = co_await handshaken_pair(client_context, server_context->native_handle(), problem);
+        if (!pair) co_return;
+        auto& [client, server] = *pair;
+        count_empty_recvs_on(client.next_layer().native_handle());
+        auto client_side = [&]() -> asio::awaitable<void> {
+          for (int i = 0; i < round_trips; ++i) {
+            const char sent = static_cast<char>('a' + i % 26);
+            boost::system::error_code ec;
+            if (client.write_now(asio::buffer(&sent, 1), ec) != 1) {
+              problem = "client write: " + ec.message();
+              co_return;
+            }
+            char got = 0;
+            auto [rec, n] = co_await client.async_read_some(asio::buffer(&got, 1), tuple_awaitable);
+            if (rec || n != 1 || got != sent) {
+              problem = "client read " + std::to_string(i) + ": " + (rec ? rec.message() : "other bytes");
+              co_return;
+            }
+            ++answered;
+          }
+        };
+        auto echo = [&]() -> asio::awaitable<void> {
+          for (int i = 0; i < round_trips; ++i) {
+            char byte = 0;
+            auto [rec, n] = co_await server.async_read_some(asio::buffer(&byte, 1), tuple_awaitable);
+            boost::system::error_code ec;
+            if (rec || n != 1 || server.write_now(asio::buffer(&byte, 1), ec) != 1) {
+              problem = "server: " + (rec ? rec : ec).message();
+              co_return;
+            }
+          }
+        };
+        co_await (client_side() && echo());
+        asked_in_vain = empty_recvs();
+        count_empty_recvs_on(-1);
+      },
+      30s);
+  EXPECT_TRUE(finished);
+  EXPECT_EQ(problem, "");
+  EXPECT_EQ(answered, round_trips);
+  EXPECT_GE(asked_in_vain, 0);
+  EXPECT_LE(asked_in_vain, 1) << "reads that asked an empty socket in " << round_trips << " round trips";
 }
 
 TEST_F(TlsSocket, ServerHandshakeFailsOnPlainHttp) {
