@@ -11,7 +11,8 @@ per GiB relayed, and tunnel-service's CPU per GiB; how busy each of the three wa
 runs (share of one core) beside the machine's idle time, which says whether one of them (such as
 tunnel-service, which decrypts and encrypts every byte) limits them; then 100 connections at
 once, each echoing 2 MiB: whether every echo came back whole, and each proxy's peak RSS under
-that load. Usage:
+that load. The application behind the tunnel and the client that times round trips and
+connections are bench_peer.c, compiled with cc: in C they add least to what they measure. Usage:
     python3 test/bench/bench.py [--mib 512] [--rtt-count 2000] [--connections 300] [--reference PATH] [--rounds N]
                                 [--pass-times]
 With --pass-times, each proxy's own share of a round trip is timed too, apart from the rest (the
@@ -24,9 +25,11 @@ can move by a third. Each pair's line says how much of the machine's time the hy
 (steal) while it ran. Figures only: nothing here passes or fails.
 """
 import argparse
+import atexit
 import bisect
 import os
 import select
+import shutil
 import socket
 import statistics
 import struct
@@ -53,42 +56,50 @@ LINK_COUNT = 100  # round trips beside the stream on the capped link
 LINK_TIMEOUT = 10  # seconds: a round trip that takes longer has not been carried beside the stream
 
 
-def bench_app(total):
-    """The one application behind the tunnel (an unnamed tunnel has one): a connection's first byte
-    picks what it does. U: an 8-byte length, then that many bytes to sink, acknowledged (the tunnel
-    carries no half-close, so the sink cannot wait for the end of stream); D: send `total` bytes;
-    S: send until the client goes away, at most STREAM_LIMIT (a proxy that buffers what it cannot
-    pass on, as the reference does, must not take the machine's memory); E: echo."""
-    def serve(conn):
-        mode = conn.recv(1)
-        if mode == b"U":
-            header = b""
-            while len(header) < 8:
-                header += conn.recv(8 - len(header))
-            left = struct.unpack(">Q", header)[0]
-            while left > 0:
-                b = conn.recv(min(CHUNK, left))
-                if not b:
-                    return
-                left -= len(b)
-            conn.sendall(b"k")
-        elif mode == b"D":
-            block = os.urandom(CHUNK)
-            left = total
-            while left > 0:
-                conn.sendall(block[:min(left, CHUNK)])
-                left -= CHUNK
-            conn.shutdown(socket.SHUT_WR)
-        elif mode == b"S":
-            block = os.urandom(CHUNK)
-            try:
-                for _ in range(STREAM_LIMIT // CHUNK):
-                    conn.sendall(block)
-            except OSError:
-                pass
-        elif mode == b"E":
-            harness.EchoServer.echo(conn)
-    return harness.EchoServer(handler=serve)
+PEER = None  # bench_peer.c, compiled by build_peer(): the application and the timing client
+
+
+def build_helper(name, directory, flags):
+    """test/bench/`name`.c compiled with cc into `directory`: (path, None), or (None, why not)."""
+    out = os.path.join(directory, name + (".so" if "-shared" in flags else ""))
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".c")
+    try:
+        r = subprocess.run(["cc", "-O2", "-o", out, source, *flags], capture_output=True, text=True, timeout=120)
+    except OSError as e:
+        return None, f"cannot run cc: {e}"
+    return (out, None) if r.returncode == 0 else (None, r.stderr.strip().splitlines()[-1:])
+
+
+def build_peer(directory):
+    """Compiles bench_peer.c (the application behind the tunnel and the client that times round
+    trips and connections, in C: a Python client and application add their own threads and wake-ups
+    to every figure, about 160 µs to a connection and 15 µs to a round trip on loopback); exits with
+    one line if cc cannot."""
+    global PEER
+    PEER, why = build_helper("bench_peer", directory, ["-pthread"])
+    if PEER is None:
+        sys.exit(f"bench: cannot build test/bench/bench_peer.c: {why}")
+
+
+class bench_app:
+    """The one application behind the tunnel (an unnamed tunnel has one), bench_peer serve: a
+    connection's first byte picks what it does. U: an 8-byte length, then that many bytes to sink,
+    acknowledged (the tunnel carries no half-close, so the sink cannot wait for the end of stream);
+    D: send `total` bytes; S: send until the client goes away, at most 2 GiB (a proxy that buffers
+    what it cannot pass on, as the reference does, must not take the machine's memory); E: echo."""
+
+    def __init__(self, total):
+        self.p = subprocess.Popen([PEER, "serve", str(total)], stdout=subprocess.PIPE, text=True)
+        ready, _, _ = select.select([self.p.stdout], [], [], 30)
+        line = self.p.stdout.readline() if ready else ""
+        if not line.strip().isdigit():
+            self.close()
+            raise RuntimeError("bench_peer serve did not start")
+        self.port = int(line)
+
+    def close(self):
+        self.p.kill()
+        self.p.wait(timeout=10)
 
 
 def upload(port, total):
@@ -128,31 +139,19 @@ def rtt(port, count, timeout=30):
 
 def rtt_windows(port, count, timeout=30):
     """`count` round trips, each as (sent, answered) in microseconds of CLOCK_MONOTONIC (the clock
-    pass_clock.c reads)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    s.sendall(b"E")
-    windows = []
-    for _ in range(count):
-        t0 = time.monotonic()
-        s.sendall(b"x")
-        if s.recv(1) != b"x":
-            raise RuntimeError(f"the round-trip connection was closed after {len(windows)} round trips")
-        windows.append((t0 * 1e6, time.monotonic() * 1e6))
-    s.close()
-    return windows
+    pass_clock.c reads). A reply that takes more than `timeout` seconds raises socket.timeout."""
+    r = subprocess.run([PEER, "rtt", str(port), str(count), str(timeout)], capture_output=True, text=True,
+                       timeout=60 + timeout + count * 0.05)
+    if r.returncode == 3:
+        raise socket.timeout(r.stderr.strip())
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr.strip() or f"bench_peer rtt exited with {r.returncode}")
+    return [tuple(float(v) for v in line.split()) for line in r.stdout.splitlines()]
 
 
 def build_pass_clock(directory):
     """pass_clock.c as a shared library in `directory`; its path, or None and why not."""
-    library = os.path.join(directory, "pass_clock.so")
-    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pass_clock.c")
-    try:
-        r = subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", library, source, "-ldl"], capture_output=True,
-                           text=True, timeout=120)
-    except OSError as e:
-        return None, f"cannot run cc: {e}"
-    return (library, None) if r.returncode == 0 else (None, r.stderr.strip().splitlines()[-1:])
+    return build_helper("pass_clock", directory, ["-shared", "-fPIC", "-ldl"])
 
 
 def own_share(b, app, a, library, binary=None):
@@ -239,23 +238,22 @@ def rtt_beside_stream(port, count, timeout=30):
         reader.wait(timeout=10)
 
 
-def connect_first_byte(port):
-    """One connection: connect, ask the application to echo, send a byte; microseconds until it
-    came back."""
-    c0 = time.perf_counter()
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
-    s.sendall(b"Ex")
-    assert s.recv(1) == b"x"
-    elapsed = (time.perf_counter() - c0) * 1e6
-    s.close()
-    return elapsed
+def connections(port, count, pause=0.0):
+    """`count` connections one after another, `pause` seconds apart: connect, ask the application
+    to echo, send a byte, wait for it. Returns (each one's microseconds until the byte came back,
+    seconds for all of them)."""
+    r = subprocess.run([PEER, "connect", str(port), str(count), str(round(pause * 1000))], capture_output=True,
+                       text=True, timeout=60 + count * (pause + 1))
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr.strip() or f"bench_peer connect exited with {r.returncode}")
+    lines = r.stdout.split("\n")
+    return [float(v) for v in lines[:count]], float(lines[count].split()[1]) / 1e6
 
 
 def connections_per_second(port, count):
     """Connections set up per second, and the p50 of connect + first echoed byte."""
-    t0 = time.monotonic()
-    samples = [connect_first_byte(port) for _ in range(count)]
-    return count / (time.monotonic() - t0), statistics.median(samples)
+    samples, elapsed = connections(port, count)
+    return count / elapsed, statistics.median(samples)
 
 
 SPACED_COUNT = 20
@@ -265,11 +263,7 @@ SPACED_PAUSE = 0.2  # seconds between two connections
 def connect_after_pause(port):
     """The p50 of connect + first echoed byte for connections opened one at a time, SPACED_PAUSE
     apart, as a user opens sessions (back to back, each finds the previous one's work still warm)."""
-    samples = []
-    for _ in range(SPACED_COUNT):
-        time.sleep(SPACED_PAUSE)
-        samples.append(connect_first_byte(port))
-    return statistics.median(samples)
+    return statistics.median(connections(port, SPACED_COUNT, SPACED_PAUSE)[0])
 
 
 def memory(pid):
@@ -515,6 +509,9 @@ def main():
     ap.add_argument("--pass-times", action="store_true",
                     help="also time each round trip's part inside the proxies (pass_clock.c, preloaded)")
     a = ap.parse_args()
+    helpers = tempfile.mkdtemp(prefix="lp-bench-")
+    atexit.register(shutil.rmtree, helpers, ignore_errors=True)
+    build_peer(helpers)
     if a.rounds < 1:
         ap.error("--rounds must be at least 1")
     if a.rounds > 1 and not a.reference:

@@ -176,6 +176,7 @@ def main():
     try:
         b.start_service()
         plain = plain_binary(os.path.realpath(harness.LOCALPROXY), b.dir)
+        bench.build_peer(b.dir)
         app = bench.bench_app(32 << 20)
         port = harness.free_port()
         src, dst, ports = b.start_pair(str(app.port), str(port), [], verbose="4",
