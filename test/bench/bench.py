@@ -27,6 +27,7 @@ can move by a third. Each pair's line says how much of the machine's time the hy
 import argparse
 import atexit
 import bisect
+import math
 import os
 import select
 import shutil
@@ -140,8 +141,8 @@ def rtt(port, count, timeout=30):
 def rtt_windows(port, count, timeout=30):
     """`count` round trips, each as (sent, answered) in microseconds of CLOCK_MONOTONIC (the clock
     pass_clock.c reads). A reply that takes more than `timeout` seconds raises socket.timeout."""
-    r = subprocess.run([PEER, "rtt", str(port), str(count), str(timeout)], capture_output=True, text=True,
-                       timeout=60 + timeout + count * 0.05)
+    r = subprocess.run([PEER, "rtt", str(port), str(count), str(max(1, math.ceil(timeout)))], capture_output=True,
+                       text=True, timeout=60 + timeout + count * 0.05)
     if r.returncode == 3:
         raise socket.timeout(r.stderr.strip())
     if r.returncode != 0:

@@ -84,7 +84,7 @@ static void *serve_one(void *arg) {
         uint64_t left = 0;
         for (int i = 0; i < 8; ++i) left = left << 8 | header[i];
         char *sink = malloc(chunk);
-        while (left > 0) {
+        while (sink && left > 0) {
           const ssize_t k = recv(fd, sink, left < chunk ? left : chunk, 0);
           if (k < 0 && errno == EINTR) continue;
           if (k <= 0) break;
@@ -108,7 +108,7 @@ static void *serve_one(void *arg) {
       }
     } else if (mode == 'E') {
       char *buffer = malloc(chunk);
-      for (;;) {
+      while (buffer) {
         const ssize_t k = recv(fd, buffer, chunk, 0);
         if (k < 0 && errno == EINTR) continue;
         if (k <= 0 || send_all(fd, buffer, (size_t)k) != 0) break;
@@ -163,6 +163,7 @@ static int round_trips(int port, long count, long timeout_s) {
   const int fd = connect_to(port, timeout_s);
   if (send_all(fd, "E", 1) != 0) fail("send");
   double *sent = malloc(sizeof(double) * (size_t)count), *answered = malloc(sizeof(double) * (size_t)count);
+  if (!sent || !answered) fail("memory for the samples");
   for (long i = 0; i < count; ++i) {
     char c = 'x';
     sent[i] = now_us();
@@ -178,6 +179,7 @@ static int round_trips(int port, long count, long timeout_s) {
 
 static int connections(int port, long count, long pause_ms) {
   double *took = malloc(sizeof(double) * (size_t)count);
+  if (!took) fail("memory for the samples");
   const double start = now_us();
   for (long i = 0; i < count; ++i) {
     if (pause_ms > 0) {
@@ -204,8 +206,10 @@ int main(int argc, char **argv) {
     total = strtoull(argv[2], NULL, 10);
     serve();
   }
-  if (argc == 5 && strcmp(argv[1], "rtt") == 0) return round_trips(atoi(argv[2]), atol(argv[3]), atol(argv[4]));
-  if (argc == 5 && strcmp(argv[1], "connect") == 0) return connections(atoi(argv[2]), atol(argv[3]), atol(argv[4]));
-  fprintf(stderr, "usage: bench_peer serve TOTAL | rtt PORT COUNT SECONDS | connect PORT COUNT PAUSE_MS\n");
+  if (argc == 5 && strcmp(argv[1], "rtt") == 0 && atol(argv[3]) > 0 && atol(argv[4]) > 0)
+    return round_trips(atoi(argv[2]), atol(argv[3]), atol(argv[4]));
+  if (argc == 5 && strcmp(argv[1], "connect") == 0 && atol(argv[3]) > 0 && atol(argv[4]) >= 0)
+    return connections(atoi(argv[2]), atol(argv[3]), atol(argv[4]));
+  fprintf(stderr, "usage: bench_peer serve TOTAL | rtt PORT COUNT SECONDS | connect PORT COUNT PAUSE_MS (COUNT, SECONDS above 0)\n");
   return 2;
 }

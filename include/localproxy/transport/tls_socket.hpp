@@ -162,8 +162,9 @@ class tls_socket {
       if constexpr (std::is_same_v<Kind, read_kind>) {
         // The last read emptied the socket and left nothing in the SSL (no bytes decrypted, no part
         // of a record): a recv now would only say would_block, so the read waits at once (asio's
-        // wait re-arms the descriptor: bytes that came meanwhile wake it at once).
-        if (first && self->drained_) {
+        // wait re-arms the descriptor: bytes that came meanwhile wake it at once). A read of no
+        // bytes completes at once, as before.
+        if (first && self->drained_ && boost::asio::buffer_size(buffers) > 0) {
           self->drained_ = false;
           state = waiting;
           return self->socket_.async_wait(boost::asio::ip::tcp::socket::wait_read, std::move(op));
