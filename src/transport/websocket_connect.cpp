@@ -13,6 +13,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include "any_stream.hpp"
 #include "http_connect.hpp"
 #include "localproxy/log/log.hpp"
 #include "localproxy/transport/tcp_connect.hpp"
@@ -26,7 +27,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 // asio's ssl::stream (not beast::ssl_stream) because it nests: TLS to the service inside TLS to
-// an https web proxy.
+// an https web proxy. Every way but the direct TLS one goes on over an any_stream, so that they
+// share one instantiation of the WebSocket (and of the inner TLS) instead of one each.
 using tls_stream = asio::ssl::stream<beast::tcp_stream>;
 
 namespace {
@@ -156,19 +158,20 @@ asio::awaitable<std::unique_ptr<websocket_connection>> upgrade(Stream stream, st
 }
 
 // TLS to the service (when wss) and the upgrade, over the TLS to an https web proxy.
-asio::awaitable<std::unique_ptr<websocket_connection>> to_service(tls_stream stream, std::shared_ptr<asio::ssl::context> tls,
+asio::awaitable<std::unique_ptr<websocket_connection>> to_service(any_stream stream, std::shared_ptr<asio::ssl::context> tls,
                                                                   const websocket_target& t, connect_failure& failure) {
   if (!t.tls) co_return co_await upgrade(std::move(stream), tls, t, failure);
-  asio::ssl::stream<tls_stream> secured(std::move(stream), *tls);
+  asio::ssl::stream<any_stream> secured(std::move(stream), *tls);
   if (!co_await tls_handshake(secured, t.host, t, "the service", failure)) co_return nullptr;
-  co_return co_await upgrade(std::move(secured), tls, t, failure);
+  keep_tls_buffers(secured);
+  co_return co_await upgrade(any_stream(std::move(secured)), tls, t, failure);
 }
 
 // The same over TCP (direct, or through an http web proxy's tunnel).
 asio::awaitable<std::unique_ptr<websocket_connection>> to_service(beast::tcp_stream stream,
                                                                   std::shared_ptr<asio::ssl::context> tls,
                                                                   const websocket_target& t, connect_failure& failure) {
-  if (!t.tls) co_return co_await upgrade(std::move(stream), tls, t, failure);
+  if (!t.tls) co_return co_await upgrade(any_stream(std::move(stream)), tls, t, failure);
   tls_socket secured(stream.release_socket(), tls->native_handle());
   if (!co_await tls_handshake(secured, t.host, t, "the service", failure)) co_return nullptr;
   if (t.after_step) t.after_step("the TLS handshake");
@@ -202,8 +205,10 @@ asio::awaitable<std::unique_ptr<websocket_connection>> connect_websocket(const w
   if (t.proxy && t.proxy->tls) {
     tls_stream to_proxy(std::move(tcp), *tls);
     if (!co_await tls_handshake(to_proxy, t.proxy->host, t, "the web proxy", failure)) co_return nullptr;
-    if (!co_await http_connect(to_proxy, t, failure)) co_return nullptr;
-    co_return co_await to_service(std::move(to_proxy), tls, t, failure);
+    keep_tls_buffers(to_proxy);
+    any_stream proxied(std::move(to_proxy));
+    if (!co_await http_connect(proxied, t, failure)) co_return nullptr;
+    co_return co_await to_service(std::move(proxied), tls, t, failure);
   }
   if (t.proxy && !co_await http_connect(tcp, t, failure)) co_return nullptr;
   co_return co_await to_service(std::move(tcp), tls, t, failure);

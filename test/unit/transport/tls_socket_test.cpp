@@ -86,14 +86,9 @@ class TlsSocket : public TransportTest {
   // done; nothing (and `problem` says why) if the connection or a handshake failed.
   asio::awaitable<std::optional<std::pair<transport::tls_socket, transport::tls_socket>>> handshaken_pair(
       asio::ssl::context& client_context, SSL_CTX* server_context, std::string& problem) {
-    tcp::socket client_socket(io);
-    auto accept = listener.async_accept(tuple_awaitable);
-    auto [cec] = co_await client_socket.async_connect(listener.local_endpoint(), tuple_awaitable);
-    auto [aec, server_socket] = co_await std::move(accept);
-    if (cec || aec) {
-      problem = "connect: " + (cec ? cec : aec).message();
-      co_return std::nullopt;
-    }
+    auto connection = co_await loopback_connection(listener, problem);
+    if (!connection) co_return std::nullopt;
+    auto& [client_socket, server_socket] = *connection;
     client_socket.set_option(tcp::no_delay(true));  // as every connection to the service
     std::pair<transport::tls_socket, transport::tls_socket> pair(
         transport::tls_socket(std::move(client_socket), client_context.native_handle()),

@@ -3,9 +3,11 @@
 #include <exception>
 #include <vector>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "localproxy/transport/tcp_connect.hpp"
 
@@ -48,6 +50,20 @@ transport::websocket_target TransportTest::service_target(std::uint16_t port, bo
   t.step_timeout = 5s;
   t.tls_settings.capath = certs().trusted_capath;
   return t;
+}
+
+asio::awaitable<std::optional<std::pair<asio::ip::tcp::socket, asio::ip::tcp::socket>>> TransportTest::loopback_connection(
+    asio::ip::tcp::acceptor& listener, std::string& problem) {
+  constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+  asio::ip::tcp::socket client(io);
+  auto accept = listener.async_accept(tuple_awaitable);
+  auto [cec] = co_await client.async_connect(listener.local_endpoint(), tuple_awaitable);
+  auto [aec, server] = co_await std::move(accept);
+  if (cec || aec) {
+    problem = "connect: " + (cec ? cec : aec).message();
+    co_return std::nullopt;
+  }
+  co_return std::make_pair(std::move(client), std::move(server));
 }
 
 bool TransportTest::run_bounded(std::function<asio::awaitable<void>()> body, std::chrono::milliseconds deadline) {

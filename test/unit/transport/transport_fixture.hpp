@@ -7,13 +7,16 @@
 #include <iterator>
 #include <ostream>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include "localproxy/transport/websocket.hpp"
 #include "test_pki.hpp"
@@ -78,6 +81,11 @@ class TransportTest : public ::testing::Test {
   // A loopback port whose listener (backlog 0, never accepting) has a full accept queue, checked
   // by a connect that went unanswered: a further connect gets no answer either. 0 on failure.
   std::uint16_t unanswered_port();
+
+  // One loopback connection to `listener`: its client end, then the end the listener accepted;
+  // nothing, and `problem` says why, when it failed.
+  boost::asio::awaitable<std::optional<std::pair<boost::asio::ip::tcp::socket, boost::asio::ip::tcp::socket>>>
+  loopback_connection(boost::asio::ip::tcp::acceptor& listener, std::string& problem);
 
   // Declared first: destroyed last, after everything that uses it.
   boost::asio::io_context io;
