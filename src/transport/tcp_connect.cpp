@@ -1,6 +1,10 @@
 #include "localproxy/transport/tcp_connect.hpp"
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cctype>
 #include <string_view>
 #include <vector>
@@ -42,17 +46,42 @@ asio::awaitable<void> expire(asio::steady_timer& timer) {
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
+// The outcome of a connect that the socket says has ended (writable): SO_ERROR.
+error_code connect_outcome(int fd) {
+  int err = 0;
+  socklen_t size = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &size) != 0) err = errno;
+  return {err, asio::error::get_system_category()};
+}
+
+// A connect to this machine (the usual destination: a service on the device itself) has ended by
+// the time connect(2) returns, though a non-blocking one says EINPROGRESS: the kernel ran the
+// handshake within the call. So the socket is asked once at once; only a connect still under way
+// waits, for the socket to become writable, bounded by timeout. That spares the common case a
+// timer, a turn of the event loop and the reactor's registration for it (asio's async_connect
+// always waits).
 template <class Socket, class Endpoint>
 asio::awaitable<error_code> connect_one(Socket& socket, const Endpoint& endpoint, std::chrono::milliseconds timeout) {
-  asio::steady_timer timer(socket.get_executor(), timeout);
   error_code ec;
   socket.close(ec);
-  auto result = co_await (socket.async_connect(endpoint, asio::as_tuple(asio::use_awaitable)) || expire(timer));
+  socket.open(endpoint.protocol(), ec);
+  if (!ec) socket.non_blocking(true, ec);
+  if (ec) co_return ec;
+  const int fd = socket.native_handle();
+  if (::connect(fd, endpoint.data(), static_cast<socklen_t>(endpoint.size())) == 0) co_return error_code{};
+  // EAGAIN: a Unix socket's listener with a full queue; asio's async_connect waits for it too.
+  if (errno != EINPROGRESS && errno != EAGAIN && errno != EINTR)
+    co_return error_code(errno, asio::error::get_system_category());
+  pollfd ready{fd, POLLOUT, 0};
+  if (::poll(&ready, 1, 0) == 1) co_return connect_outcome(fd);
+  asio::steady_timer timer(socket.get_executor(), timeout);
+  auto result = co_await (socket.async_wait(Socket::wait_write, asio::as_tuple(asio::use_awaitable)) || expire(timer));
   if (result.index() == 1) {
     socket.close(ec);
     co_return asio::error::timed_out;
   }
-  co_return std::get<0>(std::get<0>(result));
+  if (const auto [wait_ec] = std::get<0>(result); wait_ec) co_return wait_ec;
+  co_return connect_outcome(fd);
 }
 
 bool is_localhost(std::string_view host) {
