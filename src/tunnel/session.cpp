@@ -279,8 +279,7 @@ void tunnel_session::on_service_ids(const protocol::message_view& m) {
 
 void tunnel_session::apply_services(const std::optional<std::vector<std::string>>& ids) {
   if (context_.services_unchanged(ids)) {
-    services_known_ = true;
-    context_.session_ready();
+    services_ready();
     return;
   }
   // New services replace the table's entries: no connection may outlive the entry it points to,
@@ -301,8 +300,18 @@ void tunnel_session::apply_services(const std::optional<std::vector<std::string>
     finish(session_end::kind::mapping_error, e.what());
     return;
   }
-  services_known_ = true;
   service_ids_timer_.cancel();
+  services_ready();
+}
+
+void tunnel_session::services_ready() {
+  services_known_ = true;
+  for (const auto& reset : context_.table().lost_stream_resets()) {
+    LP_LOG(info) << "Ending stream " << reset.stream_id << " of "
+                 << (reset.service_id.empty() ? std::string("the service") : "service " + std::string(reset.service_id))
+                 << " at the source: its connections here ended with the last connection to the service";
+    outbox_.push_control(reset);
+  }
   context_.session_ready();
 }
 
@@ -319,6 +328,10 @@ void tunnel_session::on_start(const protocol::message_view& m) {
     if (started.refusal) outbox_.push_control(*started.refusal);  // a client waits behind it: never dropped
     return;
   }
+  if (started.taken_up)
+    LP_LOG(info) << "Taking up stream " << m.stream_id << " of "
+                 << (started.ref.service->id.empty() ? std::string("the service") : "service " + started.ref.service->id)
+                 << ": the source started it before this proxy's connection to the service was renewed";
   auto connection = make_connection(started.ref);
   asio::co_spawn(context_.executor(), connect_local(shared_from_this(), connection), asio::detached);
 }

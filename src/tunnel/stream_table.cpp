@@ -167,7 +167,17 @@ stream_table::started stream_table::on_start(const protocol::message_view& m, st
   } else {
     // A destination given -y V1/V2 is the older proxy it stands for: it answers as they do.
     if (!peer_.multiplexed) return refuse_for("this destination speaks one connection per stream (-y)");
-    if (m.stream_id != s->stream_id) return refuse_for("its stream is not the current one");
+    if (m.stream_id != s->stream_id) {
+      // A destination whose WebSocket was lost has no stream until a start comes, but the source
+      // saw nothing of that and goes on with the stream it has: take it up, or no connection of
+      // the source would be carried again. Not a stream this session saw end (a start that was on
+      // its way then), nor one beside the current stream.
+      if (s->stream_id != 0 || remembered(s, m.stream_id, 0)) return refuse_for("its stream is not the current one");
+      s->stream_id = m.stream_id;
+      s->connections.clear();
+      s->next_connection_id = connection_id + 1;
+      result.taken_up = true;
+    }
     if (s->connections.contains(connection_id)) {
       result.why = "that connection is already open";
       return result;
@@ -242,10 +252,31 @@ std::vector<std::shared_ptr<local_connection>> stream_table::end_all() {
 }
 
 std::vector<std::shared_ptr<local_connection>> stream_table::end_session() {
+  lost_.clear();
+  if (role_ == protocol::endpoint_role::destination)
+    for (const auto& s : services_)
+      if (s.stream_id != 0) lost_.push_back({s.id, s.stream_id, !wire_service_id(s).empty()});
   auto ended = end_all();
   ended_.clear();
   peer_ = told_;
   return ended;
+}
+
+std::vector<protocol::message_fields> stream_table::lost_stream_resets() {
+  std::vector<protocol::message_fields> resets;
+  for (const auto& lost : lost_) {
+    service_entry* s = find(lost.service_id);
+    if (!s || (s->id != lost.service_id)) continue;  // the tunnel's services changed meanwhile
+    if (s->stream_id == lost.stream_id) continue;     // a start came first: the stream is in use again
+    remember(s, lost.stream_id, 0);
+    protocol::message_fields f;
+    f.type = message_type::stream_reset;
+    f.stream_id = lost.stream_id;
+    if (lost.named) f.service_id = s->id;
+    resets.push_back(f);
+  }
+  lost_.clear();
+  return resets;
 }
 
 bool stream_table::is_live(const connection_ref& c) const noexcept {
@@ -279,7 +310,11 @@ std::optional<protocol::message_fields> stream_table::answer_unroutable(const pr
   protocol::message_fields f;
   f.stream_id = m.stream_id;
   f.service_id = forced_ && !peer_.names_services ? std::string_view{} : m.service_id;
-  if (peer_.multiplexed) {
+  // Before any start of this session told what the peer speaks (data of a connection from before
+  // the WebSocket was renewed), a connection ID says V3: a STREAM_RESET would end all of the
+  // stream's connections at the source, and look like an older proxy's answer.
+  const bool names_connection = !peer_.known && !forced_ && m.connection_id != 0;
+  if (peer_.multiplexed || names_connection) {
     f.type = message_type::connection_reset;
     f.connection_id = connection_id;
   } else {

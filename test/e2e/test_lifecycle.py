@@ -82,6 +82,59 @@ class Lifecycle(Harness):
         src.wait_for(r"Successfully established websocket connection", timeout=15, after=mark)
         self.assert_echo_recovers(ports[0], 500000)
 
+    def test_destination_reconnect_ends_its_streams_at_the_source(self):
+        # Nothing tells the source that the destination's WebSocket was renewed: the destination
+        # itself ends the streams it lost, so that clients waiting on them are closed at once, and
+        # new connections go on a new stream. On a tunnel without services (-s/-d) and a named one.
+        for named in (False, True):
+            with self.subTest(named=named):
+                echo = self.echo_server()
+                prefix = "SSH=" if named else ""
+                src, dst, ports = self.start_pair(f"{prefix}{echo.port}", f"{prefix}{free_port()}",
+                                                  ["SSH"] if named else [])
+                waiting = socket.create_connection(("127.0.0.1", ports[0]), timeout=10)
+                waiting.sendall(b"abc")
+                self.assertEqual(waiting.recv(3), b"abc")
+                mark = len(dst.text())
+                status, _ = self.api("POST", f"/tunnels/{self.tunnel['tunnelId']}/drop?side=destination")
+                self.assertEqual(status, 200)
+                # The client sends nothing more: its connection must end all the same.
+                waiting.settimeout(10)
+                try:
+                    self.assertEqual(waiting.recv(10), b"")
+                except ConnectionResetError:
+                    pass
+                waiting.close()
+                dst.wait_for(r"Ending stream 1 of " + ("service SSH" if named else "the service") + " at the source",
+                             after=mark)
+                self.assert_echo_recovers(ports[0], 100000)
+                for i in range(3):  # then each one at its first attempt
+                    data = os.urandom(100000)
+                    self.assertEqual(sha256(echo_roundtrip(ports[0], data, timeout=10)), sha256(data), f"echo {i}")
+                for p in (src, dst):
+                    p.stop()
+
+    def test_restarted_destination_takes_up_the_source_stream(self):
+        # A destination started again (a crash, a restart by systemd) knows nothing of the stream
+        # the source goes on with: it takes it up, and the source need not be restarted.
+        echo = self.echo_server()
+        client_token = "r" * 32
+        src, dst, ports = self.start_pair(str(echo.port), str(free_port()), [], dst_extra=["-i", client_token])
+        data = os.urandom(10000)
+        self.assertEqual(sha256(echo_roundtrip(ports[0], data)), sha256(data))
+        mark = len(self.service.text())
+        dst.p.kill()
+        dst.p.wait(timeout=10)
+        self.service.wait_for(r"destination disconnected", after=mark)  # not a replacement: no reset from it
+        again = self.start_proxy("destination", ["-d", str(echo.port), "-i", client_token],
+                                 self.tunnel["destinationAccessToken"], None, (), "5")
+        self.wait_connected(again)
+        self.assert_echo_recovers(ports[0], 100000)
+        for i in range(3):
+            data = os.urandom(100000)
+            self.assertEqual(sha256(echo_roundtrip(ports[0], data, timeout=10)), sha256(data), f"echo {i}")
+        again.wait_for(r"Taking up stream 1 of the service")
+
     def test_session_reset_closes_connections_and_tunnel_goes_on(self):
         echo = self.echo_server()
         src, dst, ports = self.start_pair(f"SSH={echo.port}", f"SSH={free_port()}", ["SSH"])

@@ -63,6 +63,8 @@ class tunnel_session : public std::enable_shared_from_this<tunnel_session> {
   void on_service_ids(const protocol::message_view& m);
   void on_older_destination();
   void apply_services(const std::optional<std::vector<std::string>>& ids);
+  // The services are known: the session is ready (see stream_table::lost_stream_resets).
+  void services_ready();
   void on_start(const protocol::message_view& m);
   void on_data(const protocol::message_view& m);
   void on_connection_reset(const protocol::message_view& m);

@@ -108,6 +108,7 @@ class stream_table {
     std::optional<protocol::message_fields> refusal;  // the reset that answers a start we cannot honour
     const char* why = nullptr;                        // why it was not opened, for the log
     bool learned = false;                             // the peer facts were learned or upgraded
+    bool taken_up = false;  // a CONNECTION_START took up a stream this destination had not seen start
   };
   [[nodiscard]] started on_start(const protocol::message_view& m, std::size_t max_connections);
 
@@ -124,6 +125,12 @@ class stream_table {
   [[nodiscard]] std::vector<std::shared_ptr<local_connection>> end_all();
   // The WebSocket is gone: every connection, and (destination) what was learned of the peer.
   [[nodiscard]] std::vector<std::shared_ptr<local_connection>> end_session();
+  // Destination, once the next session knows its services: a STREAM_RESET for each stream that
+  // was live when the last session ended. The source heard nothing of that end and goes on with
+  // those streams, whose connections here are gone: without the reset its clients wait on them.
+  // Each is remembered as ended, so that a start for it still on its way is refused. Called once
+  // per session (it forgets them); empty on a source.
+  [[nodiscard]] std::vector<protocol::message_fields> lost_stream_resets();
 
   // A live connection is over on our side (local close, failed connect, stall): forgets it and
   // returns the message that tells the peer (CONNECTION_RESET for V3, STREAM_RESET for V1/V2,
@@ -178,6 +185,13 @@ class stream_table {
   peer_facts peer_;
   std::vector<service_entry> services_;
   std::deque<ended_key> ended_;
+  // Destination: the streams the last session ended with, for lost_stream_resets().
+  struct lost_stream {
+    std::string service_id;
+    std::int32_t stream_id;
+    bool named;  // its messages carried the service ID
+  };
+  std::vector<lost_stream> lost_;
   std::int32_t next_stream_id_ = 1;  // never reused within the process's life
 };
 

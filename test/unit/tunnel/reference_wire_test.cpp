@@ -153,22 +153,37 @@ lp::message_fields as_fields(const line& l, std::int32_t stream, std::uint32_t c
 // Our destination, the script's reference source.
 TEST_P(ReferenceWire, OurDestinationServesTheReferenceSource) {
   std::map<key, std::unique_ptr<tcp::socket>> apps;
+  std::map<std::string, std::int32_t> streams;  // the current stream of each service, as our side has it
   bool connected = false;
   for (const auto& l : script_) {
     SCOPED_TRACE(l.who + " " + std::string(lp::type_name(l.type)) + " stream " + std::to_string(l.stream) +
                  " connection " + std::to_string(l.conn) + " service '" + l.service + "'");
     const key k{l.service, l.stream, protocol_conn(l.conn)};
+    const auto stream_ends = [&] {
+      if (auto it = streams.find(l.service); it != streams.end() && it->second == l.stream) streams.erase(it);
+    };
     if (l.who == "destination-connected") {
       connect(!connected);
+      // Where ours differs from the reference: once connected again, it ends at the source the
+      // streams it lost (the recorded service did so too, from its side; another may not).
+      for (const auto& [service, stream] : streams) expect_sent(lp::message_type::stream_reset, stream, 0, service);
+      streams.clear();
       connected = true;
     } else if (l.who == "to-destination") {
       ws_->push(as_fields(l, l.stream, l.conn));
-      if (l.type == lp::message_type::stream_reset) close_stream(apps, l.service, l.stream);
-      if (l.type == lp::message_type::session_reset) close_stream(apps, "", 0);
+      if (l.type == lp::message_type::stream_reset) {
+        close_stream(apps, l.service, l.stream);
+        stream_ends();
+      }
+      if (l.type == lp::message_type::session_reset) {
+        close_stream(apps, "", 0);
+        streams.clear();
+      }
     } else if (l.who == "source") {
       const auto f = as_fields(l, l.stream, l.conn);
       switch (l.type) {
         case lp::message_type::stream_start:
+          streams[l.service] = l.stream;
           ws_->push(f);
           close_stream(apps, l.service, 0);  // a new stream replaces the service's old one
           apps[k] = std::make_unique<tcp::socket>(accept_app());
@@ -193,6 +208,7 @@ TEST_P(ReferenceWire, OurDestinationServesTheReferenceSource) {
         case lp::message_type::stream_reset:
           ws_->push(f);
           close_stream(apps, l.service, l.stream);
+          stream_ends();
           break;
         default: FAIL() << "unexpected line";
       }

@@ -282,6 +282,100 @@ TEST_F(Table, DestinationAnswersStartsItCannotHonourForExactlyTheirIds) {
   EXPECT_EQ(over.refusal->connection_id, 2u);
 }
 
+TEST_F(Table, DestinationAfterANewSessionTakesUpTheStreamTheSourceGoesOnWith) {
+  // The source opened stream 7 and connections up to 4; then this destination's WebSocket was
+  // renewed (end_session). The source, which saw nothing of that, joins stream 7 again.
+  auto t = make(endpoint_role::destination, wire_format::v3, {""});
+  (void)start(t, msg(message_type::stream_start, 7, "", 1));
+  (void)start(t, msg(message_type::connection_start, 7, "", 4));
+  (void)t.end_session();
+  const auto m = msg(message_type::connection_start, 7, "", 5);
+  (void)t.learn(m);
+  auto s = t.on_start(m, 128);
+  ASSERT_NE(s.ref.service, nullptr) << (s.why ? s.why : "");
+  EXPECT_TRUE(s.taken_up);
+  attach(t, s.ref);
+  EXPECT_TRUE(t.route(msg(message_type::data, 7, "", 5)));
+  EXPECT_FALSE(s.refusal);
+  // A connection of the stream from before: gone with the old session, and answered as such.
+  auto gone = t.answer_unroutable(msg(message_type::data, 7, "", 4));
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->type, message_type::connection_reset);
+  EXPECT_EQ(gone->connection_id, 4u);
+  // Taken up once: the next join is an ordinary one.
+  auto next = t.on_start(msg(message_type::connection_start, 7, "", 6), 128);
+  ASSERT_NE(next.ref.service, nullptr);
+  EXPECT_FALSE(next.taken_up);
+}
+
+TEST_F(Table, DestinationEndsTheStreamsItLostWithItsWebSocketOnceTheNextSessionStarts) {
+  auto t = make(endpoint_role::destination, wire_format::v3, {"SSH", "WEB", "DB"});
+  (void)start(t, msg(message_type::stream_start, 3, "SSH", 1));
+  (void)start(t, msg(message_type::connection_start, 3, "SSH", 2));
+  (void)start(t, msg(message_type::stream_start, 5, "WEB", 1));
+  EXPECT_TRUE(t.lost_stream_resets().empty());  // nothing lost yet
+  EXPECT_EQ(t.end_session().size(), 3u);
+  t.set_services({service("SSH"), service("WEB"), service("DB")});  // the next session's SERVICE_IDS
+  auto resets = t.lost_stream_resets();
+  ASSERT_EQ(resets.size(), 2u);
+  EXPECT_EQ(resets[0].type, message_type::stream_reset);
+  EXPECT_EQ(resets[0].stream_id, 3);
+  EXPECT_EQ(resets[0].service_id, "SSH");  // named on the wire as the lost session named them
+  EXPECT_EQ(resets[1].stream_id, 5);
+  EXPECT_EQ(resets[1].service_id, "WEB");
+  EXPECT_TRUE(t.lost_stream_resets().empty());  // once
+  // A join of a stream this session ended is refused, not taken up: the source is ending it.
+  auto late = t.on_start(msg(message_type::connection_start, 3, "SSH", 3), 128);
+  EXPECT_EQ(late.ref.service, nullptr);
+  EXPECT_FALSE(late.taken_up);
+  // A new stream starts as ever.
+  EXPECT_NE(start(t, msg(message_type::stream_start, 4, "SSH", 1)).service, nullptr);
+}
+
+TEST_F(Table, OnlyADestinationEndsLostStreamsAndOnlyOnTheServiceTheyWereOn) {
+  auto src = make(endpoint_role::source, wire_format::v3, {""});
+  (void)open(src, "");
+  (void)src.end_session();
+  EXPECT_TRUE(src.lost_stream_resets().empty());
+  auto dst = make(endpoint_role::destination, wire_format::v3, {"SSH"});
+  (void)start(dst, msg(message_type::stream_start, 2, "SSH", 1));
+  (void)dst.end_session();
+  dst.set_services({service("RDP")});  // the tunnel's services changed meanwhile
+  EXPECT_TRUE(dst.lost_stream_resets().empty());
+}
+
+TEST_F(Table, DestinationTakesUpNoStreamItSawEndNorOneBesideTheCurrent) {
+  auto t = make(endpoint_role::destination, wire_format::v3, {"SSH"});
+  (void)start(t, msg(message_type::stream_start, 2, "SSH", 1));
+  ASSERT_FALSE(t.end_stream(msg(message_type::stream_reset, 2, "SSH")).empty());
+  // A join that was on its way when the stream ended: refused, as before.
+  auto late = t.on_start(msg(message_type::connection_start, 2, "SSH", 2), 128);
+  EXPECT_EQ(late.ref.service, nullptr);
+  ASSERT_TRUE(late.refusal);
+  EXPECT_EQ(late.refusal->type, message_type::connection_reset);
+  // With a current stream, a join of another one is stale whatever this session saw.
+  (void)start(t, msg(message_type::stream_start, 3, "SSH", 1));
+  auto beside = t.on_start(msg(message_type::connection_start, 1, "SSH", 2), 128);
+  EXPECT_EQ(beside.ref.service, nullptr);
+  EXPECT_FALSE(beside.taken_up);
+  EXPECT_TRUE(t.is_live({t.find("SSH"), 3, 1}));
+}
+
+TEST_F(Table, DestinationAfterANewSessionAnswersDataOfAnOldConnectionForThatConnectionAlone) {
+  auto t = make(endpoint_role::destination, wire_format::v3, {""});
+  (void)start(t, msg(message_type::stream_start, 1, "", 1));
+  (void)start(t, msg(message_type::connection_start, 1, "", 2));
+  (void)t.end_session();  // the peer's version is not known again until a start comes
+  auto answer = t.answer_unroutable(msg(message_type::data, 1, "", 2));
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->type, message_type::connection_reset);
+  EXPECT_EQ(answer->connection_id, 2u);
+  // Without a connection ID (V1/V2 data) the answer is the stream's reset, as before.
+  auto older = t.answer_unroutable(msg(message_type::data, 3, ""));
+  ASSERT_TRUE(older);
+  EXPECT_EQ(older->type, message_type::stream_reset);
+}
+
 TEST_F(Table, DataForAnUnknownConnectionIsAnsweredOnceAndForAnEndedOneNot) {
   auto t = make(endpoint_role::destination, wire_format::v3, {""});
   auto a = start(t, msg(message_type::stream_start, 1, "", 1));
