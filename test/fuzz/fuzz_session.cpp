@@ -269,6 +269,9 @@ class world {
       const std::size_t length = (flags & 0x20) ? (std::size_t{in_.byte()} << 8) : in_.byte();
       m.payload.assign(std::min<std::size_t>(length, 64512), static_cast<char>('a' + (code >> 4)));
     }
+    // Type 5 is a SERVICE_IDS (with an empty list: `available` stays empty), which the session
+    // applies like any other list, so the guards must count it as one.
+    if (m.type == static_cast<int>(lp::message_type::service_ids)) note_list(m.available);
     append_frame(stream_, m);
     ++other_messages_;
     if (flags & 0x40) flush(stream_.size());
@@ -281,16 +284,21 @@ class world {
     for (std::size_t i = 0; i < 4; ++i)
       if (mask & (1u << i)) m.available.push_back(service_ids[i]);
     if (mask & 0x10) m.available.push_back(m.available.empty() ? "SSH" : m.available.front());  // a duplicate
-    std::set<std::string> listed(m.available.begin(), m.available.end());
+    note_list(m.available);
+    append_frame(stream_, m);
+    flush(stream_.size());
+  }
+
+  // A SERVICE_IDS the script sends, from either op: the guards of check_sent().
+  void note_list(const std::vector<std::string>& available) {
+    std::set<std::string> listed(available.begin(), available.end());
     // Services the session already applied (V1, the SERVICE_IDS timeout, a message first) count
     // as a first list too.
     if (session_->services_known() || other_messages_ > 0 || subprotocol_.ends_with("1.0")) list_changed_ = true;
     if (first_list_ && *first_list_ != listed) list_changed_ = true;
     if (!first_list_) first_list_ = listed;
-    for (const auto& id : m.available) announced_.insert(id);
-    latest_empty_ = m.available.empty();
-    append_frame(stream_, m);
-    flush(stream_.size());
+    for (const auto& id : available) announced_.insert(id);
+    latest_empty_ = available.empty();
   }
 
   // The first `n` bytes of the pending stream become WebSocket messages (at most max_ws_message).
