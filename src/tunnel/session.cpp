@@ -331,7 +331,7 @@ void tunnel_session::on_start(const protocol::message_view& m) {
   if (started.taken_up)
     LP_LOG(info) << "Taking up stream " << m.stream_id << " of "
                  << (started.ref.service->id.empty() ? std::string("the service") : "service " + started.ref.service->id)
-                 << ": the source started it before this proxy's connection to the service was renewed";
+                 << ": the source started it before this destination was connected";
   auto connection = make_connection(started.ref);
   asio::co_spawn(context_.executor(), connect_local(shared_from_this(), connection), asio::detached);
 }

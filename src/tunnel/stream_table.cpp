@@ -168,10 +168,10 @@ stream_table::started stream_table::on_start(const protocol::message_view& m, st
     // A destination given -y V1/V2 is the older proxy it stands for: it answers as they do.
     if (!peer_.multiplexed) return refuse_for("this destination speaks one connection per stream (-y)");
     if (m.stream_id != s->stream_id) {
-      // A destination whose WebSocket was lost has no stream until a start comes, but the source
-      // saw nothing of that and goes on with the stream it has: take it up, or no connection of
-      // the source would be carried again. Not a stream this session saw end (a start that was on
-      // its way then), nor one beside the current stream.
+      // A destination started again (a crash, a restart) knows nothing of the stream the source
+      // goes on with, and a service may not reset it at the source: take it up, or no connection
+      // of the source would be carried again. Not a stream this session saw end (a start that
+      // was on its way then, or one lost_stream_resets() ended), nor one beside the current one.
       if (s->stream_id != 0 || remembered(s, m.stream_id, 0)) return refuse_for("its stream is not the current one");
       s->stream_id = m.stream_id;
       s->connections.clear();
@@ -266,8 +266,8 @@ std::vector<protocol::message_fields> stream_table::lost_stream_resets() {
   std::vector<protocol::message_fields> resets;
   for (const auto& lost : lost_) {
     service_entry* s = find(lost.service_id);
-    if (!s || (s->id != lost.service_id)) continue;  // the tunnel's services changed meanwhile
-    if (s->stream_id == lost.stream_id) continue;     // a start came first: the stream is in use again
+    if (!s || s->id != lost.service_id) continue;  // the tunnel's services changed meanwhile
+    if (s->stream_id == lost.stream_id) continue;  // a start came first: the stream is in use again
     remember(s, lost.stream_id, 0);
     protocol::message_fields f;
     f.type = message_type::stream_reset;
