@@ -267,7 +267,6 @@ std::vector<protocol::message_fields> stream_table::lost_stream_resets() {
   for (const auto& lost : lost_) {
     service_entry* s = find(lost.service_id);
     if (!s || s->id != lost.service_id) continue;  // the tunnel's services changed meanwhile
-    if (s->stream_id == lost.stream_id) continue;  // a start came first: the stream is in use again
     remember(s, lost.stream_id, 0);
     protocol::message_fields f;
     f.type = message_type::stream_reset;
