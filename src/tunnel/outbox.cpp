@@ -53,9 +53,12 @@ boost::asio::awaitable<void> outbox::writer_idle() {
 void outbox::wake_writer(bool now) {
   const auto writer = idle_.lock();
   if (!writer) return;
-  idle_.reset();
   idle_hold_.cancel();  // its handler resumes the writer, unless resumed below first
-  if (now) writer->resume();
+  // Woken through the event loop, the writer can still be resumed at once until then: a data frame
+  // pushed in this turn (a client's first bytes after its CONNECTION_START) sends both now.
+  if (!now) return;
+  idle_.reset();
+  writer->resume();
 }
 
 void outbox::wake_all() {

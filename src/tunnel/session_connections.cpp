@@ -5,6 +5,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -70,16 +71,20 @@ void tunnel_session::adopt(const std::string& service_id, local_stream stream, c
   }
   LP_LOG(info) << "Opened " << describe_connection(opened->ref) << " for " << peer << " ("
                << protocol::type_name(opened->start_type) << ")";
-  // The start is queued first, so no data frame of the connection can leave before it (a data
-  // frame wakes the writer at once). The start wakes the writer through the event loop, and the
-  // connection's first read runs before that: bytes the client sent with its connect are already
-  // queued then and leave with the start (in its message when it is a CONNECTION_START).
+  // The start is queued first, so no data frame of the connection can leave before it. It wakes
+  // the writer through the event loop; the connection's first read comes before that, and bytes
+  // the client sent with its connect resume the writer at once: they leave with the start (in its
+  // message when it is a CONNECTION_START).
   outbox_.push_control(table.address(opened->start_type, opened->ref));
   start_connection(make_connection(opened->ref), std::move(stream));
 }
 
 asio::awaitable<void> tunnel_session::connect_local(std::shared_ptr<tunnel_session> self,
                                                     std::shared_ptr<local_connection> connection) {
+  // The rest of the message that started the connection is handled first: the client's first
+  // bytes, which come with the start, are queued then, and go to the application in the call that
+  // starts the connection, before its reader's first read and before the log line.
+  co_await asio::post(context_.executor(), asio::use_awaitable);
   const auto ref = connection->ref();
   const auto mapping = ref.service->mapping;
   const auto& s = context_.options().tunables;

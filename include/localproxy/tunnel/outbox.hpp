@@ -5,9 +5,11 @@
 //
 // The writer waits in writer_idle(). A data frame resumes it at once, inside push_frame(): an
 // interactive byte read from a local socket is encrypted and written before the event loop turns
-// (no posted wake-up, no epoll_wait in between). A control frame wakes it through the event loop,
-// so frames pushed in the same turn (a CONNECTION_START and the client's first bytes) share a
-// message, and the session's message handlers are never re-entered by a write.
+// (no posted wake-up, no epoll_wait in between), also when a control frame woke it through the
+// event loop in this turn: a CONNECTION_START and the client's first bytes, read in the same turn,
+// leave at once in one message. A control frame alone wakes it through the event loop, so control
+// frames pushed in the same turn share a message, and the session's message handlers are never
+// re-entered by a write.
 //
 // A STREAM_START or STREAM_RESET frame is the last frame of its WebSocket message. The reference
 // localproxy 3.3.1 stops reading a message after either (it sets up or tears down the stream, then

@@ -26,6 +26,20 @@ void run(asio::io_context& ioc) {
   ioc.restart();
   ioc.poll();
 }
+
+// A writer that counts how often it is resumed from writer_idle().
+asio::awaitable<void> counting_writer(outbox& box, int& wakes) {
+  for (;;) {
+    co_await box.writer_idle();
+    ++wakes;
+  }
+}
+
+// Starts a counting_writer; it is waiting when this returns.
+void spawn_counting_writer(asio::io_context& ioc, outbox& box, int& wakes) {
+  asio::co_spawn(ioc, counting_writer(box, wakes), asio::detached);
+  run(ioc);
+}
 }  // namespace
 
 TEST(Outbox, ControlWrittenWaitsForTheWriteUnderWay) {
@@ -117,14 +131,7 @@ TEST(Outbox, ADataFrameResumesTheIdleWriterAtOnceAControlFrameThroughTheEventLoo
   asio::io_context ioc;
   outbox box(ioc.get_executor(), 131076, {});
   int wakes = 0;
-  auto writer = [&]() -> asio::awaitable<void> {
-    for (;;) {
-      co_await box.writer_idle();
-      ++wakes;
-    }
-  };
-  asio::co_spawn(ioc, writer(), asio::detached);
-  run(ioc);
+  spawn_counting_writer(ioc, box, wakes);
   ASSERT_EQ(wakes, 0);
 
   localproxy::tunnel::frame_slot slot;
@@ -137,6 +144,27 @@ TEST(Outbox, ADataFrameResumesTheIdleWriterAtOnceAControlFrameThroughTheEventLoo
   EXPECT_EQ(wakes, 1);
   run(ioc);
   EXPECT_EQ(wakes, 2);
+}
+
+// A client's first bytes come right after its CONNECTION_START, in the same turn: the data frame
+// resumes the writer at once although the start already woke it through the event loop, and the
+// writer is resumed once, not again by that wake-up.
+TEST(Outbox, ADataFrameAfterAControlFrameInOneTurnResumesTheWriterAtOnce) {
+  asio::io_context ioc;
+  outbox box(ioc.get_executor(), 131076, {});
+  int wakes = 0;
+  spawn_counting_writer(ioc, box, wakes);
+
+  box.push_control(a_reset());
+  box.push_control(a_reset());
+  EXPECT_EQ(wakes, 0);
+  localproxy::tunnel::frame_slot slot;
+  box.push_frame(nullptr, slot);
+  EXPECT_EQ(wakes, 1);  // before the event loop ran again
+  run(ioc);
+  EXPECT_EQ(wakes, 1);  // the wake-up through the event loop found it resumed already
+  box.push_frame(nullptr, slot);
+  EXPECT_EQ(wakes, 2);  // and it waits again, to be resumed at once as before
 }
 
 // The idle writer's wait is an operation of the event loop: one that ends without waking it
