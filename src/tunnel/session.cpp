@@ -361,7 +361,7 @@ void tunnel_session::on_connection_reset(const protocol::message_view& m) {
 void tunnel_session::on_stream_reset(const protocol::message_view& m) {
   auto ended = context_.table().end_stream(m);
   if (ended.empty()) {
-    LP_LOG(debug) << "Ignoring STREAM_RESET for stream " << m.stream_id << " (not current)";
+    LP_LOG(debug) << "STREAM_RESET for stream " << m.stream_id << " ended no connection (not current, or none open)";
     return;
   }
   for (auto& connection : ended) {
