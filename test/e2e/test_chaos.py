@@ -28,7 +28,9 @@ long"), with its own destination as well.
 With outages (ours at both ends): every OUTAGE_PERIOD the service drops the destination's
 WebSocket, then the source's, then resets the session, in turn. A connection may then end early,
 but what came back must be the start of what was sent, it must end (not hang), and after each
-disruption an echo must come back whole before the next one: the tunnel carries again.
+disruption an echo must come back whole before the next one: the tunnel carries again. The outage
+cells run twice: with the service resetting the other side's streams only when a side replaces a
+connected one, and as the recorded AWS service does (reset-on-connect: whenever a side connects).
 """
 import hashlib
 import os
@@ -232,7 +234,7 @@ class Chaos(Harness):
         super().setUp()
         self.start_service()
 
-    def run_cell(self, services, reframe, outages=False):
+    def run_cell(self, services, reframe, outages=False, reset_on_connect=False):
         names = services or [""]
         apps = {n: ChaosApp(self, n) for n in names}
         listen = dict(zip(names, free_ports(len(names))))
@@ -244,9 +246,10 @@ class Chaos(Harness):
         src, dst, ports = self.start_pair(dst_map, src_map, services, settings=SETTINGS, verbose="4",
                                           dst_binary=self.dst_bin)
         self.assertEqual(sorted(ports), sorted(listen.values()))
-        if reframe:
-            status, body = self.api("POST", f"/tunnels/{self.tunnel['tunnelId']}/reframe?on=1")
-            self.assertEqual(status, 200, body)
+        for switch, on in (("reframe", reframe), ("reset-on-connect", reset_on_connect)):
+            if on:
+                status, body = self.api("POST", f"/tunnels/{self.tunnel['tunnelId']}/{switch}?on=1")
+                self.assertEqual(status, 200, body)
         ours = [p for p, binary in ((src, None), (dst, self.dst_bin)) if is_ours(binary)]
         before = {p.name: open_descriptors(p.pid) for p in ours}
 
@@ -324,6 +327,12 @@ class Chaos(Harness):
     def test_three_services_with_outages(self):
         self.run_cell(["SSH", "WEB", "DB"], reframe=True, outages=True)
 
+    def test_unnamed_with_outages_and_resets_on_connect(self):
+        self.run_cell([], reframe=False, outages=True, reset_on_connect=True)
+
+    def test_three_services_with_outages_and_resets_on_connect(self):
+        self.run_cell(["SSH", "WEB", "DB"], reframe=True, outages=True, reset_on_connect=True)
+
 
 class ChaosOutsideDestination(Chaos):
     """Ours as source, the outside localproxy (LOCALPROXY_PEER_DESTINATION) as destination."""
@@ -339,6 +348,12 @@ class ChaosOutsideDestination(Chaos):
         self.skipTest(self.OUTAGES_SKIPPED)
 
     def test_three_services_with_outages(self):
+        self.skipTest(self.OUTAGES_SKIPPED)
+
+    def test_unnamed_with_outages_and_resets_on_connect(self):
+        self.skipTest(self.OUTAGES_SKIPPED)
+
+    def test_three_services_with_outages_and_resets_on_connect(self):
         self.skipTest(self.OUTAGES_SKIPPED)
 
 

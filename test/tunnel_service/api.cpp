@@ -94,6 +94,10 @@ reply tunnel_action(tunnel& t, http::verb verb, std::string_view action, std::st
     t.reframe = query == "on=1";
     return {};
   }
+  if (action == "reset-on-connect") {
+    t.reset_on_connect = query == "on=1";
+    return {};
+  }
   return not_found();
 }
 

@@ -34,6 +34,9 @@ struct tunnel {
   side destination;
   bool closed = false;
   bool reframe = false;
+  // As the recorded AWS service does (../shared/reference-wire): whenever a side connects, every
+  // stream on record is reset at the other side. Off: only when a side replaces a live connection.
+  bool reset_on_connect = false;
   std::map<std::string, std::int32_t> streams;  // service ("" when none) -> active stream
   double bucket = 0;                            // bandwidth tokens, in bytes
   std::chrono::steady_clock::time_point refilled = std::chrono::steady_clock::now();

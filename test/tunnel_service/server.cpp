@@ -238,10 +238,17 @@ asio::awaitable<void> server::upgrade(Stream stream) {
   auto& s = t->of(v.r);
   LP_LOG(info) << "Tunnel " << t->id << ": " << role_name(v.r) << " connected, token " << shown(s.token) << ", "
                << v.subprotocol << ", channel-id " << channel;
-  if (s.connection) {
+  const bool replaces = s.connection != nullptr;
+  if (replaces) {
     LP_LOG(info) << "Tunnel " << t->id << ": a new " << role_name(v.r) << " replaces the connected one";
     s.connection->abort();
-    if (auto& peer_side = t->of(other(v.r)).connection) reset_streams(*t, *peer_side);
+  }
+  if (replaces || t->reset_on_connect) {
+    if (auto& peer_side = t->of(other(v.r)).connection; peer_side && !t->streams.empty()) {
+      LP_LOG(info) << "Tunnel " << t->id << ": resetting " << t->streams.size() << " stream(s) at the "
+                   << role_name(other(v.r));
+      reset_streams(*t, *peer_side);
+    }
   }
   s.connection = self;
   s.subprotocol = v.subprotocol;

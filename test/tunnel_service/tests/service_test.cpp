@@ -1,6 +1,8 @@
 // tunnel-service driven by raw WebSocket clients: handshake rules, SERVICE_IDS, relay, rule
 // violations, token rules, replacement, API close, bandwidth, the self-signed chain.
+#include <chrono>
 #include <filesystem>
+#include <thread>
 #include <fcntl.h>
 
 #include <boost/asio/ssl.hpp>
@@ -147,6 +149,48 @@ TEST_F(Service, ReplacingASideResetsThePeersStreams) {
   EXPECT_EQ(got[0].type, message_type::stream_reset);
   EXPECT_EQ(got[0].stream, 7);
   EXPECT_EQ(got[0].service, "WEB");
+}
+
+// A side that drops and connects again (not a replacement): with reset-on-connect, as the recorded
+// AWS service does, the other side gets a STREAM_RESET for the stream on record; without, nothing
+// (the next message it gets is what the new side sends).
+TEST_F(Service, ResetOnConnectResetsThePeersStreamsWhenASideComesBack) {
+  start();
+  const std::string ct = "0123456789abcdef0123456789abcdef";
+  for (const bool on : {true, false}) {
+    SCOPED_TRACE(on ? "reset-on-connect" : "default");
+    auto t = open();
+    ASSERT_EQ(api(http::verb::post, "/tunnels/" + t.id + "/reset-on-connect?on=" + (on ? "1" : "0")).first, 200);
+    auto src = connect("source", t.source);
+    auto dst = connect("destination", t.destination, "aws.iot.securetunneling-3.0", ct);
+    read_messages(*src.ws, 1);
+    read_messages(*dst.ws, 1);
+    auto start_frame = frame(message_type::stream_start, 7, "WEB");
+    src.ws->write(asio::buffer(start_frame));
+    ASSERT_EQ(read_messages(*dst.ws, 1).at(0).type, message_type::stream_start);
+    dst.ws->next_layer().close();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (api(http::verb::get, "/tunnels/" + t.id).second.find(R"("destination":{"connected":false)") == std::string::npos) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the service did not see the destination go";
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    auto again = connect("destination", t.destination, "aws.iot.securetunneling-3.0", ct);
+    ASSERT_EQ(again.status, 101);
+    read_messages(*again.ws, 1);  // SERVICE_IDS
+    auto data = frame(message_type::data, 7, "WEB", "after");
+    again.ws->write(asio::buffer(data));
+    auto got = read_messages(*src.ws, 1);  // one at a time: a missing reset fails, not hangs
+    ASSERT_EQ(got.size(), 1u);
+    if (on) {
+      ASSERT_EQ(got[0].type, message_type::stream_reset);
+      EXPECT_EQ(got[0].stream, 7);
+      EXPECT_EQ(got[0].service, "WEB");
+      got = read_messages(*src.ws, 1);
+      ASSERT_EQ(got.size(), 1u);
+    }
+    EXPECT_EQ(got[0].type, message_type::data);
+    EXPECT_EQ(got[0].payload, "after");
+  }
 }
 
 TEST_F(Service, DeleteClosesBothSidesNormallyAndLaterHandshakesFail) {
