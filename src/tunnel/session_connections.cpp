@@ -84,7 +84,10 @@ asio::awaitable<void> tunnel_session::connect_local(std::shared_ptr<tunnel_sessi
   // The rest of the message that started the connection is handled first: the client's first
   // bytes, which come with the start, are queued then, and go to the application in the call that
   // starts the connection, before its reader's first read and before the log line.
+  // That rest may end the connection, its service's entry too (a new SERVICE_IDS): nothing of
+  // either is read before the check.
   co_await asio::post(context_.executor(), asio::use_awaitable);
+  if (connection->closed() || shut_down_) co_return;
   const auto ref = connection->ref();
   const auto mapping = ref.service->mapping;
   const auto& s = context_.options().tunables;
