@@ -243,6 +243,9 @@ class world {
       case 14: {  // junk between frames
         auto junk = in_.bytes(in_.byte() % 16);
         stream_.insert(stream_.end(), junk.begin(), junk.end());
+        // It may form whole messages (a start or a SERVICE_IDS naming any ID at all), which the
+        // session may answer: the script no longer knows which service IDs it was sent.
+        if (!junk.empty()) junk_sent_ = true;
         break;
       }
       case 15: ws_->set_blocked(!ws_->write_blocked); break;
@@ -414,8 +417,9 @@ class world {
     std::function<bool(std::string_view)> known;
     // A tunnel opened without services takes any service ID (as test/tunnel_service does). The
     // script may also change the list mid-session, which the service never does: what was queued
-    // under the old list may still go out, so the check only holds while the list is the first one.
-    if (!announced_.empty() && !latest_empty_ && !list_changed_)
+    // under the old list may still go out, so the check only holds while the list is the first one,
+    // and while no junk went in.
+    if (!announced_.empty() && !latest_empty_ && !list_changed_ && !junk_sent_)
       known = [&](std::string_view id) { return announced_.count(std::string(id)) != 0 || named_.count(std::string(id)) != 0; };
     const auto err = sent_decoder_.feed(ws_->sent_bytes, [&](const lp::message_view& m) {
       const auto v = lp::check_sent_by(role, m, known);
@@ -482,6 +486,7 @@ class world {
   std::optional<std::set<std::string>> first_list_;
   bool list_changed_ = false;
   int other_messages_ = 0;
+  bool junk_sent_ = false;  // the script's junk, whose messages it does not know
   lp::frame_decoder sent_decoder_;
   int waits_left_ = 8;
 };
