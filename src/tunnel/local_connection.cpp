@@ -268,11 +268,15 @@ asio::awaitable<void> local_connection::write_loop(std::shared_ptr<local_connect
       auto [ec, n] = co_await stream_.async_write_some(asio::buffer(writing_.data() + written_, writing_.size() - written_),
                                                         asio::as_tuple(asio::use_awaitable));
       if (ec) {
-        // The application is gone: the peer must hear of it, as after a clean end.
+        // The application is gone: the peer must hear of it, as after a clean end. Unless the
+        // write failed because the connection was ended here (abort() cancels it): whoever ended
+        // it knows, and the service entry its ref points to may be gone already (a new list of
+        // services replaces the entries of the connections it ends).
+        const bool ended_already = closed_;
         auto on_local_end = std::move(on_local_end_);
         on_local_end_ = nullptr;
         abort();
-        if (on_local_end && !tunnel_closed_) on_local_end(*this);
+        if (on_local_end && !ended_already && !tunnel_closed_) on_local_end(*this);
         co_return;
       }
       written_ += n;

@@ -2,6 +2,12 @@
 // loopback: what the tunnel delivers reaches the app, what the app sends comes back as frames.
 #include "session_fixture.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <boost/asio/local/stream_protocol.hpp>
+
 using namespace session_test;
 
 TEST_F(SessionTest, DataReachesTheAppAndItsReplyComesBackAsFrames) {
@@ -156,6 +162,58 @@ TEST_F(SessionTest, ANewListOfServicesEndsTheLiveConnectionsAndTellsThePeer) {
   EXPECT_EQ(reset.service_id, "SSH");
   EXPECT_EQ(reset.connection_id, 1u);
   EXPECT_EQ(context_->table().live_connections(), 0u);
+}
+
+// A SERVICE_IDS that changes the services while a write to the application waits for room: the
+// session ends the connection and replaces the services' entries. The write, cancelled by that
+// end, must not report the connection's end again: the session knows, and the entry it would go
+// through is gone (AddressSanitizer: heap-use-after-free in the sanitized run).
+TEST_F(SessionTest, ANewListOfServicesWhileAWriteToTheApplicationWaitsEndsItOnce) {
+  const std::string path = "/tmp/lp-session-test-" + std::to_string(::getpid()) + ".sock";
+  ::unlink(path.c_str());
+  asio::local::stream_protocol::acceptor unix_acceptor(ioc_, asio::local::stream_protocol::endpoint(path));
+  auto& ssh = opts_.mappings.front();
+  ssh.host.clear();
+  ssh.port = 0;
+  ssh.unix_path = path;
+  auto web = ssh;
+  web.service_id = "WEB";
+  opts_.mappings.push_back(web);
+  start({"SSH"});
+  asio::local::stream_protocol::socket app(ioc_);  // never reads
+  bool accepted = false;
+  unix_acceptor.async_accept(app, [&](boost::system::error_code ec) {
+    EXPECT_FALSE(ec);
+    accepted = true;
+  });
+  ws_->push(fields(lp::message_type::stream_start, 5));
+  ASSERT_TRUE(run_until([&] { return accepted; }));
+  auto waiting_bytes = [&] {
+    std::size_t n = 0;
+    for (auto& s : context_->table().services())
+      for (auto& [id, c] : s.connections) n += c ? c->pending_bytes() : 0;
+    return n;
+  };
+  // Until the socket takes no more and bytes wait in the connection (within its queue's limit).
+  const std::string chunk(16000, 'x');
+  for (int i = 0; i < 400 && waiting_bytes() == 0; ++i) {
+    ws_->push(fields(lp::message_type::data, 5), chunk);
+    run_until([] { return false; }, std::chrono::milliseconds(5));
+  }
+  run_until([] { return false; }, std::chrono::milliseconds(50));
+  ASSERT_GT(waiting_bytes(), 0u) << "the application's socket took 6.4 MB: the write never waited";
+  const std::vector<std::string> both{"SSH", "WEB"};
+  lp::message_fields list;
+  list.type = lp::message_type::service_ids;
+  list.available_service_ids = both;
+  ws_->push(list);
+  ASSERT_TRUE(run_until([&] { return sent_any(lp::message_type::connection_reset); }));
+  run_until([] { return false; }, std::chrono::milliseconds(100));  // the cancelled write completes
+  EXPECT_EQ(std::count_if(ws_->sent.begin(), ws_->sent.end(),
+                          [](const auto& m) { return m.type == lp::message_type::connection_reset; }),
+            1);
+  EXPECT_EQ(context_->table().live_connections(), 0u);
+  ::unlink(path.c_str());
 }
 
 // A client that writes as soon as it is connected (an HTTP request, ssh's banner exchange). A
