@@ -344,17 +344,10 @@ class ChaosOutsideDestination(Chaos):
                        "not parse web socket binary frame into message\"), and a STREAM_START right after a "
                        "SESSION_RESET it resets and then never carries")
 
-    def test_unnamed_with_outages(self):
-        self.skipTest(self.OUTAGES_SKIPPED)
-
-    def test_three_services_with_outages(self):
-        self.skipTest(self.OUTAGES_SKIPPED)
-
-    def test_unnamed_with_outages_and_resets_on_connect(self):
-        self.skipTest(self.OUTAGES_SKIPPED)
-
-    def test_three_services_with_outages_and_resets_on_connect(self):
-        self.skipTest(self.OUTAGES_SKIPPED)
+    def run_cell(self, services, reframe, outages=False, reset_on_connect=False):
+        if outages:
+            self.skipTest(self.OUTAGES_SKIPPED)
+        super().run_cell(services, reframe, outages, reset_on_connect)
 
 
 if __name__ == "__main__":
