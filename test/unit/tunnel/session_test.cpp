@@ -171,6 +171,10 @@ TEST_F(SessionTest, ANewListOfServicesEndsTheLiveConnectionsAndTellsThePeer) {
 TEST_F(SessionTest, ANewListOfServicesWhileAWriteToTheApplicationWaitsEndsItOnce) {
   const std::string path = "/tmp/lp-session-test-" + std::to_string(::getpid()) + ".sock";
   ::unlink(path.c_str());
+  struct unlink_at_end {
+    std::string path;
+    ~unlink_at_end() { ::unlink(path.c_str()); }
+  } cleanup{path};  // also when an assertion ends the test early
   asio::local::stream_protocol::acceptor unix_acceptor(ioc_, asio::local::stream_protocol::endpoint(path));
   auto& ssh = opts_.mappings.front();
   ssh.host.clear();
@@ -213,7 +217,6 @@ TEST_F(SessionTest, ANewListOfServicesWhileAWriteToTheApplicationWaitsEndsItOnce
                           [](const auto& m) { return m.type == lp::message_type::connection_reset; }),
             1);
   EXPECT_EQ(context_->table().live_connections(), 0u);
-  ::unlink(path.c_str());
 }
 
 // A client that writes as soon as it is connected (an HTTP request, ssh's banner exchange). A
